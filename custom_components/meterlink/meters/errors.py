@@ -1,0 +1,48 @@
+"""Typed errors shared by every transport.
+
+Callers (the Home Assistant layer, the command-line tool) decide what to do from the type alone:
+reauthenticate, back off, mark entities unavailable or refuse the input. Messages never contain
+passwords, keys or tokens.
+"""
+
+from __future__ import annotations
+
+
+class MeterError(Exception):
+    """Base class of every error the library raises on purpose."""
+
+
+class MeterConnectionError(MeterError):
+    """The port, bridge or host cannot be reached or went away."""
+
+
+class MeterTimeoutError(MeterError):
+    """The device did not answer (completely) in time."""
+
+
+class MeterFrameError(MeterError):
+    """A response arrived but is malformed: it is never turned into values."""
+
+
+class MeterCrcError(MeterFrameError):
+    """The frame's CRC does not match its contents."""
+
+
+class MeterAddressError(MeterFrameError):
+    """A well-formed frame came from another meter than the one asked."""
+
+
+class MeterAuthError(MeterError):
+    """The device refused the password, PIN or key."""
+
+
+class MeterCommandError(MeterError):
+    """The device did not acknowledge a command."""
+
+
+class MeterUnsupportedError(MeterError):
+    """The command does not exist on this meter model or protocol version."""
+
+
+class InvalidParameterError(MeterError, ValueError):
+    """Input was refused before anything was sent."""

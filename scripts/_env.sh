@@ -1,0 +1,56 @@
+# shellcheck shell=bash
+# Shared by the scripts: where the project's Python 3.14 lives and how to run a command in it.
+#
+# Home Assistant 2026.x needs Python >= 3.14.2. Where the machine has one (or uv can fetch one)
+# the virtual environment is made with it directly. On Debian machines without one, a small
+# Debian "forky" root file system provides python3.14 and every project command runs inside it
+# through chroot, with the repository bind-mounted at its own path (../shared/recipes/python314.md).
+ML_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ML_VENV="$ML_ROOT/.venv"
+ML_CHROOT="${MELINK_CHROOT:-/opt/meterlink-py314}"
+ML_MODE_FILE="$ML_VENV/.meterlink-mode"
+
+ml_mode() {
+  if [ -f "$ML_MODE_FILE" ]; then cat "$ML_MODE_FILE"; else echo none; fi
+}
+
+ml_mount_chroot() {
+  local root="$ML_CHROOT" dir
+  for dir in proc sys dev dev/pts; do
+    mkdir -p "$root/$dir"
+    mountpoint -q "$root/$dir" || mount --bind "/$dir" "$root/$dir"
+  done
+  mkdir -p "$root$ML_ROOT"
+  mountpoint -q "$root$ML_ROOT" || mount --bind "$ML_ROOT" "$root$ML_ROOT"
+  # ../shared sits beside the repository; tests and docs read it.
+  if [ -d "$ML_ROOT/../shared" ]; then
+    local shared
+    shared="$(cd "$ML_ROOT/../shared" && pwd)"
+    mkdir -p "$root$shared"
+    mountpoint -q "$root$shared" || mount --bind "$shared" "$root$shared"
+  fi
+  cp -f /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
+}
+
+# Run a command with the project's Python environment first on PATH.
+ml_run() {
+  case "$(ml_mode)" in
+    chroot)
+      ml_mount_chroot
+      local -a envs=(HOME=/root "PATH=$ML_VENV/bin:/usr/local/bin:/usr/bin:/bin" LANG=C.UTF-8)
+      local var
+      for var in CI PYTHONHASHSEED HYPOTHESIS_PROFILE PYTEST_ADDOPTS COVERAGE_FILE \
+        $(compgen -e | grep -E '^(PIP_|ML_|METERLINK_)' | grep -v '^PIP_FIND_LINKS$' || true); do
+        [ -n "${!var+x}" ] && envs+=("$var=${!var}")
+      done
+      chroot "$ML_CHROOT" /usr/bin/env -C "$PWD" "${envs[@]}" "$@"
+      ;;
+    native)
+      PATH="$ML_VENV/bin:$PATH" "$@"
+      ;;
+    *)
+      echo "The environment is not set up: run scripts/setup first." >&2
+      return 1
+      ;;
+  esac
+}
