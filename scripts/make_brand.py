@@ -39,7 +39,9 @@ def _vertical_gradient(size: int, top: tuple[int, ...], bottom: tuple[int, ...])
     column = Image.new("RGBA", (1, size))
     for y in range(size):
         t = y / max(size - 1, 1)
-        column.putpixel((0, y), tuple(round(a + (b - a) * t) for a, b in zip(top, bottom, strict=True)))
+        column.putpixel(
+            (0, y), tuple(round(a + (b - a) * t) for a, b in zip(top, bottom, strict=True))
+        )
     return column.resize((size, size))
 
 
@@ -80,10 +82,20 @@ def draw_icon(size: int) -> Image.Image:
         )
 
     # Lightning bolt, outlined so it reads on the white face.
-    bolt = [(0.10, -0.62), (-0.30, 0.08), (-0.02, 0.08), (-0.14, 0.62), (0.30, -0.12), (0.02, -0.12)]
-    scale = 0.55 * r
-    points = [(cx + x * scale, cy + 0.02 * s + y * scale) for x, y in bolt]
-    draw.polygon(points, fill=AMBER, outline=AMBER_EDGE, width=round(0.016 * s))
+    bolt = [
+        (0.10, -0.62),
+        (-0.30, 0.08),
+        (-0.02, 0.08),
+        (-0.14, 0.62),
+        (0.30, -0.12),
+        (0.02, -0.12),
+    ]
+    scale = 0.85 * r
+    points = [(cx + x * scale, cy + 0.03 * s + y * scale) for x, y in bolt]
+    draw.polygon(points, fill=AMBER)
+    draw.line(
+        [*points, points[0], points[1]], fill=AMBER_EDGE, width=round(0.014 * s), joint="curve"
+    )
 
     return img.resize((size, size), Image.Resampling.LANCZOS)
 
@@ -109,11 +121,11 @@ def draw_logo(height: int, *, dark: bool) -> Image.Image:
         font = ImageFont.load_default(size=size)
 
     # Centre on the cap height rather than the full box so descender-free text looks centred.
-    top, bottom = font.getbbox("M", anchor="ls")[1], 0
-    baseline = s_h / 2 + (bottom - top) / 2
+    cap_height = -font.getbbox("M", anchor="ls")[1]
+    baseline = (s_h + cap_height) / 2
     colour_first = TEXT_DARK_BG if dark else TEXT_LIGHT_BG
     colour_second = ACCENT_DARK_BG if dark else ACCENT_LIGHT_BG
-    x = left
+    x: float = left
     for text, colour in ((first, colour_first), (second, colour_second)):
         draw.text(
             (x, baseline),

@@ -32,6 +32,18 @@ class MeterAddressError(MeterFrameError):
     """A well-formed frame came from another meter than the one asked."""
 
 
+class MeterRateLimitError(MeterError):
+    """The device refused (or would refuse) a request for coming too soon.
+
+    `retry_after` is the number of seconds after which a new request is allowed, when known, so
+    a caller can reschedule instead of hammering a device that counts every request.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class MeterAuthError(MeterError):
     """The device refused the password, PIN or key."""
 

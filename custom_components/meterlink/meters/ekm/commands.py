@@ -34,7 +34,7 @@ def _framed(kind: bytes, body: bytes) -> bytes:
 
 def login_frame(password: str) -> bytes:
     """P1: the 8-digit meter password (default 00000000)."""
-    if len(password) != 8 or not password.isdigit():
+    if len(password) != 8 or not (password.isascii() and password.isdigit()):
         msg = "the meter password is 8 digits"
         raise InvalidParameterError(msg)
     return _framed(b"P1", f"({password})".encode("ascii"))
@@ -130,9 +130,7 @@ def pulse_input_ratio(pulse_input: int, ratio: int) -> Command:
     """Pulses per unit for pulse input 1..3 (v4)."""
     _int_in("pulse input", pulse_input, 1, 3)
     _int_in("pulse ratio", ratio, 1, 9999)
-    return Command(
-        f"A{pulse_input - 1}", f"{ratio:04d}", "set pulse input ratio", MeterVersion.V4
-    )
+    return Command(f"A{pulse_input - 1}", f"{ratio:04d}", "set pulse input ratio", MeterVersion.V4)
 
 
 def pulse_output_ratio(ratio: int) -> Command:

@@ -59,7 +59,9 @@ def _build(*specs: tuple[str, int, Kind, int]) -> tuple[FieldSpec, ...]:
     return tuple(fields)
 
 
-def _lines(prefix: str, length: int, kind: Kind, decimals: int = 0) -> list[tuple[str, int, Kind, int]]:
+def _lines(
+    prefix: str, length: int, kind: Kind, decimals: int = 0
+) -> list[tuple[str, int, Kind, int]]:
     return [(f"{prefix}_{n}", length, kind, decimals) for n in (1, 2, 3)]
 
 

@@ -181,7 +181,7 @@ class EkmReading:
         return None if code is None else AUTO_RESET_INTERVALS.get(code)
 
     def merged_with(self, other: EkmReading) -> EkmReading:
-        """This reading's fields over `other`'s: the fresher A block wins over a cached B block."""
+        """Merge: fields of `self` over `other`'s, so a fresh A block wins over a cached B block."""
         return EkmReading(self.address, self.version, {**other.fields, **self.fields})
 
 

@@ -1,0 +1,40 @@
+"""Buttons of EKM meters: one-shot commands (reset max demand, set the clock, zero kWh)."""
+
+from __future__ import annotations
+
+from homeassistant.components.button import ButtonEntity
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .coordinator import EkmBusCoordinator, MeterConfig, MeterLinkConfigEntry
+from .descriptions.ekm import BUTTONS, EkmButtonEntityDescription
+from .entity import MeterLinkEntity, async_add_meter_entities
+
+PARALLEL_UPDATES = 1  # one write at a time: they share the bus with every poll
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: MeterLinkConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the command buttons of every meter on the bus."""
+
+    def _entities(coordinator: EkmBusCoordinator, meter: MeterConfig) -> list[MeterLinkButton]:
+        return [
+            MeterLinkButton(coordinator, meter, description)
+            for description in BUTTONS
+            if description.exists_fn(meter.version)
+        ]
+
+    async_add_meter_entities(entry, async_add_entities, _entities)
+
+
+class MeterLinkButton(MeterLinkEntity, ButtonEntity):
+    """A command sent to the meter with its password."""
+
+    entity_description: EkmButtonEntityDescription
+
+    async def async_press(self) -> None:
+        """Send the command; its effect shows in the reading that follows."""
+        await self.async_execute(self.entity_description.command_fn())

@@ -1,0 +1,97 @@
+"""Base entity of a meter on a bus, and the helper platforms use to add entities per meter."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from homeassistant.core import callback
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.entity import Entity, EntityDescription
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
+
+from .const import DOMAIN, MANUFACTURER_EKM
+from .coordinator import EkmBusCoordinator, MeterConfig, MeterLinkConfigEntry
+from .meters.ekm.commands import Command
+from .meters.ekm.reading import MODEL_NAMES, EkmReading, MeterVersion
+
+type EntityFactory = Callable[[EkmBusCoordinator, MeterConfig], Iterable[Entity]]
+
+
+def meter_device_info(meter: MeterConfig, reading: EkmReading | None) -> DeviceInfo:
+    """The device of one meter; model and firmware as the meter reports them when known."""
+    model_id = (reading.model if reading else None) or meter.model
+    info = DeviceInfo(
+        identifiers={(DOMAIN, meter.address)},
+        manufacturer=MANUFACTURER_EKM,
+        name=meter.title,
+        serial_number=meter.address,
+    )
+    if model_id:
+        info["model_id"] = model_id
+        info["model"] = MODEL_NAMES.get(model_id, f"Model {model_id}")
+    if reading is not None and reading.firmware:
+        info["sw_version"] = reading.firmware
+    return info
+
+
+@callback
+def async_add_meter_entities(
+    entry: MeterLinkConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    factory: EntityFactory,
+) -> None:
+    """Add a platform's entities for every meter, now and whenever a meter is added.
+
+    Each meter's entities belong to its subentry, so removing the meter removes them.
+    """
+    coordinator = entry.runtime_data.coordinator
+    added: set[str] = set()
+
+    @callback
+    def _add_new_meters() -> None:
+        meters = coordinator.meters.values()
+        for meter in meters:
+            if meter.subentry_id in added:
+                continue
+            added.add(meter.subentry_id)
+            async_add_entities(factory(coordinator, meter), config_subentry_id=meter.subentry_id)
+        added.intersection_update(meter.subentry_id for meter in meters)
+
+    _add_new_meters()
+    entry.async_on_unload(coordinator.async_add_listener(_add_new_meters))
+
+
+class MeterLinkEntity(CoordinatorEntity[EkmBusCoordinator]):
+    """An entity of one meter; unavailable whenever that meter did not answer."""
+
+    _attr_has_entity_name = True
+
+    def __init__(
+        self,
+        coordinator: EkmBusCoordinator,
+        meter: MeterConfig,
+        description: EntityDescription,
+    ) -> None:
+        """Attach the entity to its meter's device."""
+        super().__init__(coordinator)
+        self.entity_description = description
+        self.address = meter.address
+        self.version: MeterVersion = meter.version
+        self._attr_unique_id = f"{meter.address}_{description.key}"
+        data = coordinator.data or {}
+        self._attr_device_info = meter_device_info(meter, data.get(meter.address))
+
+    @property
+    def available(self) -> bool:
+        """Available when the last poll or write read this meter."""
+        return super().available and self.coordinator.is_available(self.address)
+
+    @property
+    def reading(self) -> EkmReading:
+        """The latest published reading of the meter (only while available)."""
+        return self.coordinator.data[self.address]
+
+    async def async_execute(self, command: Command) -> None:
+        """Send a command; the confirmed state arrives through the coordinator."""
+        await self.coordinator.async_execute(self.address, command)

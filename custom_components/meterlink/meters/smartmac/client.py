@@ -1,0 +1,220 @@
+"""Async smart-MAC client over an injected aiohttp session, within the device's request budget.
+
+The device counts every getdata request, relay commands included, and answers 429 when they
+come faster than once a minute (standard) or every 6 s (extended). A client that polls and
+switches the relay from several places would trip that, so all requests of one client go
+through one lock and one budget: a call waits for its turn, or says when to retry when the wait
+would be longer than the caller accepts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+import aiohttp
+
+from ..errors import (
+    MeterCommandError,
+    MeterConnectionError,
+    MeterFrameError,
+    MeterRateLimitError,
+    MeterTimeoutError,
+)
+from .models import (
+    EXTENDED_INTERVAL,
+    STANDARD_INTERVAL,
+    RelayPolarity,
+    SmartMacModel,
+    SmartMacReading,
+    pout_for,
+)
+from .protocol import (
+    build_url,
+    check_device_id,
+    check_pin,
+    interpret_response,
+    normalize_host,
+    redact,
+)
+
+DEFAULT_MAX_WAIT = STANDARD_INTERVAL + 5.0
+"""Longest a call waits for its turn by default: one standard interval plus some slack."""
+
+MAX_BODY = 256 * 1024
+"""A getdata answer is a few kB; anything far larger is not a smart-MAC."""
+
+_MAX_REDIRECTS = 3  # a login redirect is followed so the login page can be recognised
+_MAX_SLEEP_ROUNDS = 3  # guards against a sleep function that does not move the clock
+
+type Clock = Callable[[], float]
+type Sleep = Callable[[float], Awaitable[None]]
+
+
+class SmartMacClient:
+    """One smart-MAC device reached over HTTP.
+
+    The session is the caller's (Home Assistant's shared one, or a test's); the client never
+    closes it. The budget assumes a standard device until a reading shows it is extended,
+    because guessing 6 s on a standard device earns a 429 on every second request.
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        host: str,
+        device_id: str,
+        pin: str,
+        *,
+        model_hint: SmartMacModel | None = None,
+        request_timeout: float = 10.0,
+        max_wait: float = DEFAULT_MAX_WAIT,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._session = session
+        self._host = normalize_host(host)
+        self._device_id = check_device_id(device_id)
+        self._pin = check_pin(pin)
+        self._model_hint = model_hint
+        self._timeout = aiohttp.ClientTimeout(total=request_timeout)
+        self._max_wait = max_wait
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = asyncio.Lock()
+        self._last_request: float | None = None
+        self._not_before = -float("inf")
+        self._extended = False
+        self._last_reading: SmartMacReading | None = None
+        self._holder_waiting = False
+
+    @property
+    def host(self) -> str:
+        """The `host[:port]` requests go to."""
+        return self._host
+
+    @property
+    def device_id(self) -> str:
+        """The device ID every request names and every answer must carry."""
+        return self._device_id
+
+    @property
+    def interval(self) -> float:
+        """Minimum seconds between requests, as far as the device is known so far."""
+        return EXTENDED_INTERVAL if self._extended else STANDARD_INTERVAL
+
+    @property
+    def last_reading(self) -> SmartMacReading | None:
+        """The newest reading this client received."""
+        return self._last_reading
+
+    def seconds_until_allowed(self) -> float:
+        """How long a request made now would wait for the budget (0 when it may go at once)."""
+        earliest = self._not_before
+        if self._last_request is not None:
+            earliest = max(earliest, self._last_request + self.interval)
+        return max(0.0, earliest - self._clock())
+
+    async def read(self, *, max_wait: float | None = None) -> SmartMacReading:
+        """Read all values; waits up to `max_wait` s (default: the client's) for the budget."""
+        return await self._request(None, max_wait)
+
+    async def set_relay(
+        self, on: bool, polarity: RelayPolarity, *, max_wait: float | None = None
+    ) -> SmartMacReading:
+        """Switch the load relay with getdata&pout= and return the reading that answers it.
+
+        `polarity` is required because the vendor doc and field reports disagree on what `pout`
+        means. When the answer cannot be read, whether the relay switched is unknown, which is
+        a MeterCommandError rather than a frame error so the caller re-reads instead of retrying
+        a command blindly.
+        """
+        try:
+            return await self._request(pout_for(on, polarity), max_wait)
+        except MeterFrameError as err:
+            msg = f"relay command sent but its answer was unreadable: {err}"
+            raise MeterCommandError(msg) from None
+
+    async def _request(self, pout: str | None, max_wait: float | None) -> SmartMacReading:
+        limit = self._max_wait if max_wait is None else max_wait
+        # Checked before queueing too, so a relay command does not sit behind a poll that is
+        # itself waiting a minute, only to be refused afterwards.
+        _refuse_beyond(self._projected_wait(), limit)
+        async with self._lock:
+            wait = self.seconds_until_allowed()
+            _refuse_beyond(wait, limit)
+            self._holder_waiting = True
+            try:
+                for _ in range(_MAX_SLEEP_ROUNDS):
+                    if wait <= 0:
+                        break
+                    await self._sleep(wait)
+                    wait = self.seconds_until_allowed()
+            finally:
+                self._holder_waiting = False
+            # Every attempt counts: the device may have seen a request that then failed.
+            self._last_request = self._clock()
+            try:
+                reading = await self._fetch(pout)
+            except MeterRateLimitError as err:
+                backoff = self.interval if err.retry_after is None else err.retry_after
+                self._not_before = self._clock() + backoff
+                raise
+            self._extended = reading.extended
+            self._last_reading = reading
+            return reading
+
+    def _projected_wait(self) -> float:
+        """The budget wait of a call made now, counting a queued request that goes first."""
+        wait = self.seconds_until_allowed()
+        if self._lock.locked() and self._holder_waiting:
+            wait += self.interval  # the holder's request is not counted yet
+        return wait
+
+    async def _fetch(self, pout: str | None) -> SmartMacReading:
+        url = build_url(self._host, self._device_id, self._pin, pout)
+        try:
+            async with self._session.get(
+                url, timeout=self._timeout, max_redirects=_MAX_REDIRECTS
+            ) as response:
+                status = response.status
+                retry_after = response.headers.get("Retry-After")
+                body = await _read_limited(response)
+        except TimeoutError:
+            msg = f"{self._host} did not answer within {self._timeout.total:g} s"
+            raise MeterTimeoutError(msg) from None
+        except (aiohttp.ClientError, OSError) as err:
+            # aiohttp messages may contain the URL, so only a redacted text is kept and the
+            # original exception is not chained (a logged traceback would show the PIN).
+            detail = redact(str(err), self._pin) or type(err).__name__
+            msg = f"cannot reach {self._host}: {detail}"
+            raise MeterConnectionError(msg) from None
+        return interpret_response(
+            status,
+            body,
+            retry_after=retry_after,
+            fallback_retry_after=self.interval,
+            now=time.time(),
+            expected_devid=self._device_id,
+            model_hint=self._model_hint,
+            pin=self._pin,
+        )
+
+
+def _refuse_beyond(wait: float, limit: float) -> None:
+    if wait > limit:
+        msg = f"request not sent: the device accepts the next one in {wait:.1f} s"
+        raise MeterRateLimitError(msg, retry_after=wait)
+
+
+async def _read_limited(response: aiohttp.ClientResponse) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > MAX_BODY:
+            msg = f"the answer is larger than {MAX_BODY} bytes: not a smart-MAC reading"
+            raise MeterFrameError(msg)
+        chunks.append(chunk)
+    return b"".join(chunks)

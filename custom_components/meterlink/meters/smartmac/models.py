@@ -1,0 +1,80 @@
+"""Typed smart-MAC readings, keyed by the device's own keys.
+
+The device's keys (`V1`, `Wh1`, `TWh`, `Ch1`, ...) are kept as they are instead of being mapped
+to our own names: the key set differs per model and firmware, and anything we did not foresee
+must still reach the user rather than disappear in a translation table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+STANDARD_INTERVAL = 60.0
+"""Seconds between requests a standard-version device accepts (vendor API doc)."""
+
+EXTENDED_INTERVAL = 6.0
+"""Seconds between requests an extended-version device accepts (vendor API doc)."""
+
+
+class SmartMacModel(StrEnum):
+    """Device family, as far as it can be told from the keys of a reading."""
+
+    D101 = "D101"  # single phase
+    D103 = "D103"  # three phases (or three single-phase lines)
+    D105 = "D105"  # two pulse counters, temperature probes, analog input
+    UNKNOWN = "unknown"
+
+
+class RelayPolarity(StrEnum):
+    """How `pout` maps to the relay state.
+
+    The vendor doc says "0 - turn-on / 1 - turn-off", while the only public Home Assistant
+    integration treats 1 as on. Nobody has published a check against hardware, so the user picks.
+    """
+
+    VENDOR_DOC = "vendor"  # pout "0" = on, "1" = off
+    INVERTED = "inverted"  # pout "1" = on, "0" = off
+
+
+def pout_for(on: bool, polarity: RelayPolarity) -> str:
+    """The `pout` value that asks for relay state `on` under `polarity`."""
+    if polarity is RelayPolarity.VENDOR_DOC:
+        return "0" if on else "1"
+    return "1" if on else "0"
+
+
+@dataclass(frozen=True, slots=True)
+class SmartMacReading:
+    """One getdata answer.
+
+    `values` holds every entry whose value is a finite number, in the unit the device reports
+    (`units`); Wh stays Wh so nothing is rescaled twice. Entries whose value is missing or not a
+    number land in `extra` as the raw text instead, so an unparseable value is never shown as 0.
+    `attributes` keeps the top-level strings as sent (`devid`, `time`, `pout`, `powset`, ...).
+    """
+
+    devid: str
+    time: int | None
+    pout: str | None
+    model: SmartMacModel
+    extended: bool
+    values: Mapping[str, float] = field(default_factory=dict)
+    units: Mapping[str, str] = field(default_factory=dict)
+    names: Mapping[str, str] = field(default_factory=dict)
+    extra: Mapping[str, str] = field(default_factory=dict)
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def min_interval(self) -> float:
+        """Seconds this device wants between requests, from what its reading says it is."""
+        return EXTENDED_INTERVAL if self.extended else STANDARD_INTERVAL
+
+
+def relay_on(reading: SmartMacReading, polarity: RelayPolarity) -> bool | None:
+    """Whether the relay is on, or None when the reading carries no recognisable `pout`."""
+    pout = (reading.pout or "").strip()
+    if pout not in {"0", "1"}:
+        return None
+    return pout == pout_for(True, polarity)

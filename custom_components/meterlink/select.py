@@ -1,0 +1,45 @@
+"""Selects of EKM meters: settings with a fixed set of values (CT ratio, demand period...)."""
+
+from __future__ import annotations
+
+from homeassistant.components.select import SelectEntity
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .coordinator import EkmBusCoordinator, MeterConfig, MeterLinkConfigEntry
+from .descriptions.ekm import SELECTS, EkmSelectEntityDescription
+from .entity import MeterLinkEntity, async_add_meter_entities
+
+PARALLEL_UPDATES = 1  # one write at a time: they share the bus with every poll
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: MeterLinkConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the setting selects of every meter on the bus."""
+
+    def _entities(coordinator: EkmBusCoordinator, meter: MeterConfig) -> list[MeterLinkSelect]:
+        return [
+            MeterLinkSelect(coordinator, meter, description)
+            for description in SELECTS
+            if description.exists_fn(meter.version)
+        ]
+
+    async_add_meter_entities(entry, async_add_entities, _entities)
+
+
+class MeterLinkSelect(MeterLinkEntity, SelectEntity):
+    """A meter setting; shows the value the meter reports, written with its password."""
+
+    entity_description: EkmSelectEntityDescription
+
+    @property
+    def current_option(self) -> str | None:
+        """The setting as last read from the meter."""
+        return self.entity_description.current_fn(self.reading)
+
+    async def async_select_option(self, option: str) -> None:
+        """Write the setting; the new value shows once the meter reports it."""
+        await self.async_execute(self.entity_description.command_fn(option))

@@ -1,0 +1,1 @@
+"""Tests of MeterLink: the Home Assistant integration (here) and its library (lib/)."""
