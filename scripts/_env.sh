@@ -7,7 +7,7 @@
 # through chroot, with the repository bind-mounted at its own path (../shared/recipes/python314.md).
 ML_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ML_VENV="$ML_ROOT/.venv"
-ML_CHROOT="${MELINK_CHROOT:-/opt/meterlink-py314}"
+ML_CHROOT="${METERLINK_CHROOT:-/opt/meterlink-py314}"
 ML_MODE_FILE="$ML_VENV/.meterlink-mode"
 
 ml_mode() {
@@ -39,11 +39,11 @@ ml_run() {
       ml_mount_chroot
       local -a envs=(HOME=/root "PATH=$ML_VENV/bin:/usr/local/bin:/usr/bin:/bin" LANG=C.UTF-8)
       local var
-      for var in CI PYTHONHASHSEED HYPOTHESIS_PROFILE PYTEST_ADDOPTS COVERAGE_FILE \
+      for var in CI TERM TZ PYTHONHASHSEED HYPOTHESIS_PROFILE PYTEST_ADDOPTS COVERAGE_FILE \
         $(compgen -e | grep -E '^(PIP_|ML_|METERLINK_)' | grep -v '^PIP_FIND_LINKS$' || true); do
         [ -n "${!var+x}" ] && envs+=("$var=${!var}")
       done
-      chroot "$ML_CHROOT" /usr/bin/env -C "$PWD" "${envs[@]}" "$@"
+      chroot "$ML_CHROOT" /usr/bin/env -i -C "$PWD" "${envs[@]}" "$@"
       ;;
     native)
       PATH="$ML_VENV/bin:$PATH" "$@"

@@ -109,6 +109,7 @@ class HomeAssistantApi:
         form: Mapping[str, str] | None = None,
         auth: bool = True,
         ok: tuple[int, ...] = (200,),
+        request_timeout: float | None = None,
     ) -> Any:
         """Send one request; return the decoded JSON body (or text) of an expected status."""
         headers = {}
@@ -122,6 +123,7 @@ class HomeAssistantApi:
             json=json_body,
             data=form,
             headers=headers,
+            timeout=aiohttp.ClientTimeout(total=request_timeout) if request_timeout else None,
         ) as response:
             text = await response.text()
             if response.status not in ok:
@@ -143,14 +145,16 @@ class HomeAssistantApi:
 async def wait_for_http(api: HomeAssistantApi, seconds: float) -> list[dict[str, Any]]:
     """Wait until the web server answers; return the onboarding status list.
 
-    /api/onboarding needs no login and exists from the moment the frontend is set up, so it is
-    both the "is it up" probe and the answer to "was onboarding done".
+    /api/onboarding needs no login and answers from the moment the frontend is set up, so it is
+    both the "is it up" probe and the answer to "was onboarding done": once onboarding is
+    complete Home Assistant no longer registers it (404). While Home Assistant starts, the port
+    may accept connections without answering them, hence the short timeout per try.
     """
     deadline = time.monotonic() + seconds
     announced = False
     while True:
         try:
-            status: list[dict[str, Any]] = await api.get("/api/onboarding", auth=False)
+            status = await api.get("/api/onboarding", auth=False, ok=(200, 404), request_timeout=5)
         except (aiohttp.ClientError, DemoError, OSError) as err:
             if time.monotonic() > deadline:
                 raise DemoError(f"Home Assistant did not answer on {api.base_url}: {err}") from err
@@ -159,7 +163,7 @@ async def wait_for_http(api: HomeAssistantApi, seconds: float) -> list[dict[str,
                 announced = True
             await asyncio.sleep(1)
         else:
-            return status
+            return status if isinstance(status, list) else []
 
 
 async def wait_until_running(api: HomeAssistantApi, seconds: float) -> None:
@@ -309,7 +313,7 @@ async def authenticate(api: HomeAssistantApi, seconds: float) -> None:
     status = await wait_for_http(api, seconds)
     if await saved_token_works(api):
         return
-    if all(step["done"] for step in status):
+    if all(step["done"] for step in status):  # an empty list: onboarding is long done
         api.token = await login(api)
     else:
         await onboard(api, status)

@@ -343,7 +343,7 @@ class SimMeter:
         except ValueError:
             return False
         if int(data[6:8]) != when.isoweekday() % 7 + 1:
-            return False
+            return False  # stricter than a meter, so ekmmeters' Monday-based weekday bug shows
         self.clock = when
         return True
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Generator, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 from unittest.mock import PropertyMock, patch
 
 import pytest
-from homeassistant.config_entries import ConfigSubentryData
+from homeassistant.config_entries import ConfigSubentry, ConfigSubentryData
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity import EntityDescription
@@ -136,6 +137,25 @@ def meter_subentry(address: str, version: MeterVersion, password: str | None) ->
         title=f"EKM meter {address}",
         unique_id=address,
     )
+
+
+def add_meter(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    address: str,
+    version: MeterVersion,
+    password: str | None,
+) -> ConfigSubentry:
+    """Add a meter subentry the way the subentry flow does (no reload)."""
+    data = meter_subentry(address, version, password)
+    subentry = ConfigSubentry(
+        data=MappingProxyType(data["data"]),
+        subentry_type=data["subentry_type"],
+        title=data["title"],
+        unique_id=data["unique_id"],
+    )
+    hass.config_entries.async_add_subentry(entry, subentry)
+    return subentry
 
 
 type ConfigEntryBuilder = Callable[..., MockConfigEntry]

@@ -9,6 +9,7 @@ description, and every placeholder the text uses is supplied.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -378,6 +379,33 @@ async def test_user_flow_errors_then_recovers(
     result = await submit(hass, result["flow_id"], {})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert [s.unique_id for s in result["result"].subentries.values()] == [V4_ADDRESS]
+
+
+async def test_passwords_stay_out_of_errors_and_logs(
+    hass: HomeAssistant,
+    ekm_url: str,
+    ekm_simulator: EkmBusSimulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A refused or failing login shows an error key; the typed password is never echoed."""
+    caplog.set_level(logging.DEBUG)
+    typed = "97531864"
+    ekm_simulator.meters[V4_ADDRESS].password = "24681357"
+    result = await start_user_flow(hass)
+    result = await submit(
+        hass, result["flow_id"], {CONF_PORT: ekm_url, "meters": "300001001", CONF_PASSWORD: typed}
+    )
+    assert result["errors"] == {CONF_PASSWORD: "invalid_password"}
+    with patch.object(EkmBus, "check_password", side_effect=RuntimeError("bug")):
+        result = await submit(
+            hass,
+            result["flow_id"],
+            {CONF_PORT: ekm_url, "meters": "300001001", CONF_PASSWORD: typed},
+        )
+    assert result["errors"] == {"base": "unknown"}
+    assert "Unexpected error while testing the connection" in caplog.text
+    assert typed not in caplog.text
+    assert typed not in repr(result)
 
 
 async def test_user_flow_bus_already_configured(

@@ -10,19 +10,23 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
+from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.meterlink.const import DOMAIN
 from custom_components.meterlink.coordinator import EkmBusCoordinator
 from custom_components.meterlink.meters.ekm.layout import Block
+from custom_components.meterlink.meters.ekm.reading import MeterVersion
 from simulator.ekm_meter import SimMeter
 from simulator.ekm_rs485 import EkmBusSimulator, Faults
 
 from .conftest import (
+    PASSWORD,
     V3_ADDRESS,
     V4_ADDRESS,
     V4_OTHER,
     ConfigEntryBuilder,
+    add_meter,
     entity_id_of,
     mismatches,
     served_truth,
@@ -42,8 +46,20 @@ def _state(hass: HomeAssistant, address: str, key: str, platform: str = "sensor"
     return state.state
 
 
-async def _tick(hass: HomeAssistant, freezer: FrozenDateTimeFactory, delta: timedelta) -> None:
-    """Let time pass so the coordinator's own schedule polls the bus."""
+async def _tick(hass: HomeAssistant, delta: timedelta = SCAN) -> None:
+    """Fire the coordinator's own schedule and wait for the poll it starts.
+
+    Without freezing time: a frozen clock also freezes the event loop's, and a silent meter
+    would then wait for its timeout forever.
+    """
+    async_fire_time_changed(hass, dt_util.utcnow() + delta)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def _tick_frozen(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, delta: timedelta = SCAN
+) -> None:
+    """Move the frozen clock (only where every meter answers: nothing may time out)."""
     freezer.tick(delta)
     async_fire_time_changed(hass)
     await hass.async_block_till_done(wait_background_tasks=True)
@@ -59,13 +75,12 @@ async def test_a_silent_meter_goes_unavailable_alone_and_comes_back(
     hass: HomeAssistant,
     ekm_simulator: EkmBusSimulator,
     init_integration: MockConfigEntry,
-    freezer: FrozenDateTimeFactory,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, logger="custom_components.meterlink")
     silent = ekm_simulator.meters.pop(V4_OTHER)  # no such meter on the wire any more
     for _ in range(3):
-        await _tick(hass, freezer, SCAN)
+        await _tick(hass)
         assert _state(hass, V4_OTHER, "import_energy") == STATE_UNAVAILABLE
         assert _state(hass, V4_OTHER, "relay_1", "switch") == STATE_UNAVAILABLE
         assert _state(hass, V4_ADDRESS, "import_energy") != STATE_UNAVAILABLE
@@ -76,7 +91,7 @@ async def test_a_silent_meter_goes_unavailable_alone_and_comes_back(
     ekm_simulator.meters[V4_OTHER] = silent
     silent.advance(60)
     for _ in range(2):
-        await _tick(hass, freezer, SCAN)
+        await _tick(hass)
     assert mismatches(hass, ekm_simulator, V4_OTHER) == []
     assert _state(hass, V4_OTHER, "import_energy") != STATE_UNAVAILABLE
     assert caplog.text.count(f"Meter {V4_OTHER} is answering again") == 1
@@ -86,11 +101,10 @@ async def test_all_meters_silent_fails_the_update(
     hass: HomeAssistant,
     ekm_simulator: EkmBusSimulator,
     init_integration: MockConfigEntry,
-    freezer: FrozenDateTimeFactory,
 ) -> None:
     coordinator = _coordinator(init_integration)
     ekm_simulator.faults = Faults(silence=1.0)
-    await _tick(hass, freezer, SCAN)
+    await _tick(hass)
     assert not coordinator.last_update_success
     assert coordinator.last_exception is not None
     assert getattr(coordinator.last_exception, "translation_key", None) == "all_meters_unavailable"
@@ -98,7 +112,7 @@ async def test_all_meters_silent_fails_the_update(
         assert _state(hass, address, "import_energy") == STATE_UNAVAILABLE
 
     ekm_simulator.faults = Faults()
-    await _tick(hass, freezer, SCAN)
+    await _tick(hass)
     assert coordinator.last_update_success
     for address in (V4_ADDRESS, V4_OTHER, V3_ADDRESS):
         assert mismatches(hass, ekm_simulator, address) == []
@@ -115,16 +129,16 @@ async def test_settings_block_is_read_when_due(
     meter = ekm_simulator.meters[V4_ADDRESS]
     meter.ct_ratio = 400  # changed on the meter itself: shows with the next B read
     for _ in range(5):
-        await _tick(hass, freezer, SCAN)
+        await _tick_frozen(hass, freezer)
     assert _b_reads(ekm_simulator, V4_ADDRESS) == 1
     assert _state(hass, V4_ADDRESS, "ct_ratio", "select") == "200"
     # Between B reads, the cached B values stay under fresh A values.
     meter.advance(600)
-    await _tick(hass, freezer, SCAN)
+    await _tick_frozen(hass, freezer)
     assert _b_reads(ekm_simulator, V4_ADDRESS) == 2
     assert _state(hass, V4_ADDRESS, "ct_ratio", "select") == "400"
     meter.advance(600)
-    await _tick(hass, freezer, SCAN)
+    await _tick_frozen(hass, freezer)
     assert _b_reads(ekm_simulator, V4_ADDRESS) == 2
     assert mismatches(hass, ekm_simulator, V4_ADDRESS) == []
     assert _b_reads(ekm_simulator, V3_ADDRESS) == 0  # v3 has a single block
@@ -153,6 +167,7 @@ async def test_settings_block_is_read_right_after_a_settings_write(
     assert _b_reads(ekm_simulator, V4_ADDRESS) == before + 1
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_lifetime_totals_never_go_backwards(
     hass: HomeAssistant,
     ekm_simulator: EkmBusSimulator,
@@ -170,7 +185,7 @@ async def test_lifetime_totals_never_go_backwards(
 
     # A meter with the same address but an hour less on its registers answers from now on.
     replacement = SimMeter(V4_ADDRESS, pulse_rates=[0.0, 0.0, 0.0])
-    replacement.watts = [900.0, 400.0, 0.0]
+    replacement.watts = [900.0, 400.0, -2000.0]
     ekm_simulator.meters[V4_ADDRESS] = replacement
     for _ in range(3):
         await coordinator.async_refresh()
@@ -190,6 +205,7 @@ async def test_lifetime_totals_never_go_backwards(
     assert "kWh_Tot is increasing again" in caplog.text
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_resettable_energy_may_only_drop_to_zero(
     hass: HomeAssistant, ekm_simulator: EkmBusSimulator, init_integration: MockConfigEntry
 ) -> None:
@@ -235,27 +251,12 @@ async def test_meters_added_and_removed_while_loaded(
     ekm_simulator: EkmBusSimulator,
     make_config_entry: ConfigEntryBuilder,
 ) -> None:
-    from custom_components.meterlink.meters.ekm.reading import MeterVersion
-
-    from .conftest import PASSWORD, meter_subentry
-
     entry = await setup_entry(hass, make_config_entry([(V4_ADDRESS, MeterVersion.V4, PASSWORD)]))
     registry_devices = dr.async_get(hass)
     assert set(_coordinator(entry).data) == {V4_ADDRESS}
 
     # The subentry flow adds a meter: its entities appear and it is read, without a reload.
-    data = meter_subentry(V3_ADDRESS, MeterVersion.V3, None)
-    from types import MappingProxyType
-
-    from homeassistant.config_entries import ConfigSubentry
-
-    subentry = ConfigSubentry(
-        data=MappingProxyType(data["data"]),
-        subentry_type=data["subentry_type"],
-        title=data["title"],
-        unique_id=data["unique_id"],
-    )
-    hass.config_entries.async_add_subentry(entry, subentry)
+    subentry = add_meter(hass, entry, V3_ADDRESS, MeterVersion.V3, None)
     await hass.async_block_till_done()
     assert set(_coordinator(entry).data) == {V4_ADDRESS, V3_ADDRESS}
     assert mismatches(hass, ekm_simulator, V3_ADDRESS) == []
@@ -266,9 +267,7 @@ async def test_meters_added_and_removed_while_loaded(
     await hass.async_block_till_done()
     entity_id = f"sensor.ekm_meter_{V3_ADDRESS}_energy_import"
     assert hass.states.get(entity_id) is None
-    assert not registry_devices.async_get_device_by_identifier(
-        (DOMAIN, V3_ADDRESS), entry.entry_id
-    )
+    assert not registry_devices.async_get_device_by_identifier((DOMAIN, V3_ADDRESS), entry.entry_id)
     await _coordinator(entry).async_refresh()
     assert set(_coordinator(entry).data) == {V4_ADDRESS}
     await hass.config_entries.async_unload(entry.entry_id)

@@ -135,7 +135,7 @@ async def test_cannot_open_port(capsys: pytest.CaptureFixture[str]) -> None:
 async def test_v4_only_setting_on_a_v3_meter(
     tcp_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = ["--port", tcp_url, "--address", V3_ADDRESS]
+    argv = ["--port", tcp_url, "--address", V3_ADDRESS, "--turnaround", "0.05"]
     assert await cli("ekm", "zero-resettable", *argv) == 8
     assert single_line(capsys.readouterr().err).startswith("meter: not supported")
 
@@ -153,7 +153,9 @@ async def test_v4_only_setting_on_a_v3_meter(
     ],
 )
 async def test_settings_on_a_v3_meter(tcp_url: str, extra: list[str]) -> None:
-    argv = ["ekm", extra[0], "--port", tcp_url, "--address", V3_ADDRESS, *extra[1:]]
+    # Without --v3 the tool identifies the meter: a v3 meter ignores the v4 request first.
+    argv = ["ekm", extra[0], "--port", tcp_url, "--address", V3_ADDRESS, "--turnaround", "0.05"]
+    argv += extra[1:]
     assert await cli(*argv) == 0
 
 

@@ -265,8 +265,7 @@ class EkmBus:
                             return await self._read(address, block, None, 1)
                         except (MeterTimeoutError, MeterFrameError) as err:
                             last_error = err
-                assert last_error is not None
-                raise last_error
+                raise last_error or MeterTimeoutError(f"meter {address} did not answer")
             finally:
                 await self._end_session()
 
@@ -346,8 +345,7 @@ class EkmBus:
                 last_error = err
             except (MeterFrameError, MeterTimeoutError) as err:
                 last_error = err
-        assert last_error is not None
-        raise last_error
+        raise last_error or MeterTimeoutError(f"meter {address} did not answer")
 
     # Wire -------------------------------------------------------------------------------
 

@@ -1,0 +1,67 @@
+"""Every name, state, action and error the user can see has English text and an icon entry."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from custom_components.meterlink.descriptions import ekm
+
+ROOT = Path(__file__).parent.parent / "custom_components" / "meterlink"
+TRANSLATIONS = json.loads((ROOT / "translations" / "en.json").read_text())
+ICONS = json.loads((ROOT / "icons.json").read_text())
+SERVICES = yaml.safe_load((ROOT / "services.yaml").read_text())
+
+PLATFORMS: dict[str, tuple[Any, ...]] = {
+    "sensor": ekm.SENSORS,
+    "binary_sensor": ekm.BINARY_SENSORS,
+    "switch": ekm.SWITCHES,
+    "select": ekm.SELECTS,
+    "number": ekm.NUMBERS,
+    "button": ekm.BUTTONS,
+}
+
+
+@pytest.mark.parametrize("platform", sorted(PLATFORMS))
+def test_every_entity_has_a_name(platform: str) -> None:
+    names = TRANSLATIONS["entity"][platform]
+    keys = [description.translation_key for description in PLATFORMS[platform]]
+    assert None not in keys
+    assert len(set(keys)) == len(keys)
+    assert set(keys) == set(names)
+    for key in keys:
+        assert names[key]["name"]
+        assert "[%key:" not in json.dumps(names[key])  # custom integrations get no references
+    assert set(ICONS["entity"].get(platform, {})) <= set(keys)
+
+
+def test_every_select_option_is_labelled() -> None:
+    for description in ekm.SELECTS:
+        states = TRANSLATIONS["entity"]["select"][description.translation_key]["state"]
+        assert set(description.options) == set(states)
+
+
+def test_every_raised_error_has_a_message() -> None:
+    messages = TRANSLATIONS["exceptions"]
+    raised: set[str] = set()
+    for module in ROOT.glob("*.py"):
+        raised |= set(re.findall(r'translation_key="([a-z_]+)"', module.read_text()))
+    assert raised
+    assert raised <= set(messages)
+    for key in raised:
+        placeholders = set(re.findall(r"{(\w+)}", messages[key]["message"]))
+        assert placeholders, key  # every message names what it is about
+
+
+def test_every_action_is_described() -> None:
+    described = TRANSLATIONS["services"]
+    assert set(SERVICES) == set(described) == set(ICONS["services"])
+    for service, spec in SERVICES.items():
+        assert described[service]["name"]
+        assert described[service]["description"]
+        assert set(spec["fields"]) == set(described[service]["fields"])
