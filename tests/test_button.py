@@ -59,7 +59,7 @@ def _device_id(hass: HomeAssistant, address: str) -> str:
     return entry.device_id
 
 
-@pytest.mark.usefixtures("init_integration")
+@pytest.mark.usefixtures("entity_registry_enabled_by_default", "init_integration")
 async def test_set_clock_writes_home_assistants_local_time(
     hass: HomeAssistant, ekm_simulator: EkmBusSimulator
 ) -> None:

@@ -257,7 +257,7 @@ async def test_meters_added_and_removed_while_loaded(
 
     # The subentry flow adds a meter: its entities appear and it is read, without a reload.
     subentry = add_meter(hass, entry, V3_ADDRESS, MeterVersion.V3, None)
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)
     assert set(_coordinator(entry).data) == {V4_ADDRESS, V3_ADDRESS}
     assert mismatches(hass, ekm_simulator, V3_ADDRESS) == []
     assert registry_devices.async_get_device_by_identifier((DOMAIN, V3_ADDRESS), entry.entry_id)

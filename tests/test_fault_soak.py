@@ -41,9 +41,9 @@ POLLS = 1000
 SECONDS_PER_POLL = 10
 ADDRESSES = (V4_ADDRESS, V4_OTHER, V3_ADDRESS)
 # One retry instead of two: more meters fail a poll, so failure and recovery happen often.
-# Loopback answers take well under a millisecond, so 20 ms of turnaround is ample; a rare
+# Loopback answers take well under a millisecond, so 30 ms of turnaround is ample; a rare
 # answer that still arrives late is tolerated below, but never a wrong value.
-SOAK_TIMING = BusTiming(baudrate=921600, turnaround=0.02, gap=0.005)
+SOAK_TIMING = BusTiming(baudrate=921600, turnaround=0.03, gap=0.005)
 
 
 def _read_ok(frames: list[ServedFrame], address: str) -> bool:
@@ -120,7 +120,6 @@ async def test_noisy_bus_never_publishes_a_wrong_value(
         outcomes["b_blocks"] += sum(1 for frame in frames if frame.block is Block.V4B)
 
     stats = coordinator.bus.stats
-    print('SOAK', outcomes, stats)
     assert stats.crc_errors > 100
     assert stats.timeouts > 50
     assert outcomes["failed"] > 10  # the faults did make meters miss polls...

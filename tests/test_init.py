@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from homeassistant.config_entries import ConfigEntryState
+from types import MappingProxyType
+
+from homeassistant.config_entries import ConfigEntryState, ConfigSubentry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
@@ -11,9 +13,19 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.meterlink.const import DOMAIN
+from custom_components.meterlink.coordinator import create_bus as REAL_CREATE_BUS
+from custom_components.meterlink.meters.ekm.bus import BusTiming
+from custom_components.meterlink.meters.ekm.reading import MeterVersion
 from simulator.ekm_rs485 import EkmBusSimulator, Faults
 
-from .conftest import V3_ADDRESS, V4_ADDRESS, ConfigEntryBuilder, mismatches, setup_entry
+from .conftest import (
+    V3_ADDRESS,
+    V4_ADDRESS,
+    ConfigEntryBuilder,
+    meter_subentry,
+    mismatches,
+    setup_entry,
+)
 
 
 async def test_setup_and_unload(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
@@ -93,3 +105,55 @@ async def test_only_devices_of_unconfigured_meters_can_be_deleted(
     response = await client.remove_device(stale.id)
     assert response["success"]
     assert devices.async_get(stale.id) is None
+
+
+def test_the_default_bus_has_real_timing() -> None:
+    bus = REAL_CREATE_BUS("socket://127.0.0.1:9")
+    assert bus.timing == BusTiming()
+    assert bus.url == "socket://127.0.0.1:9"
+
+
+async def test_a_meter_that_never_answered_still_has_its_device(
+    hass: HomeAssistant, make_config_entry: ConfigEntryBuilder
+) -> None:
+    absent = "000300009999"  # configured, but not on the wire
+    entry = make_config_entry([(V4_ADDRESS, MeterVersion.V4, None)])
+    unknown_model = meter_subentry(absent, MeterVersion.V4, None)
+    del unknown_model["data"]["model"]  # nothing says what it is until it answers
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        data=dict(entry.data),
+        options=dict(entry.options),
+        subentries_data=[unknown_model, meter_subentry(V4_ADDRESS, MeterVersion.V4, None)],
+    )
+    await setup_entry(hass, entry)
+    assert entry.state is ConfigEntryState.LOADED
+    device = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, absent), entry.entry_id)
+    assert device is not None
+    assert (device.model, device.sw_version) == (None, None)
+    state = hass.states.get(f"sensor.ekm_meter_{absent}_energy_import")
+    assert state is not None
+    assert state.state == "unavailable"
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_other_subentries_and_entries_are_ignored(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    coordinator = init_integration.runtime_data.coordinator
+    other = MockConfigEntry(domain="other")
+    other.add_to_hass(hass)
+    hass.config_entries.async_update_entry(other, title="Another integration")
+    hass.config_entries.async_add_subentry(
+        init_integration,
+        ConfigSubentry(
+            data=MappingProxyType({"note": "not a meter"}),
+            subentry_type="note",
+            title="A note",
+            unique_id=None,
+        ),
+    )
+    await hass.async_block_till_done()
+    assert set(coordinator.meters) == {V4_ADDRESS, "000300001002", V3_ADDRESS}
+    await coordinator.async_refresh()
+    assert set(coordinator.data) == {V4_ADDRESS, "000300001002", V3_ADDRESS}

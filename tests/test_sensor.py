@@ -86,6 +86,7 @@ async def test_power_and_power_factor_are_signed(
     assert _state(hass, V3_ADDRESS, "line_3_power") == str(v3["RMS_Watts_Ln_3"])
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_meter_clock_is_read_in_home_assistants_time_zone(
     hass: HomeAssistant, ekm_simulator: EkmBusSimulator, mock_config_entry: MockConfigEntry
 ) -> None:
@@ -130,7 +131,6 @@ async def test_default_entities(hass: HomeAssistant) -> None:
         "line_1_voltage",
         "frequency",
         "max_demand",
-        "meter_time",
     }
 
 

@@ -165,6 +165,7 @@ async def test_set_relay_needs_the_password(
     assert caught.value.translation_key == "password_required"
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 @pytest.mark.parametrize(
     ("given", "written"),
     [

@@ -20,9 +20,10 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.meterlink.const import DOMAIN
+from custom_components.meterlink.meters.ekm.reading import MeterVersion
 from simulator.ekm_rs485 import EkmBusSimulator
 
-from .conftest import V4_ADDRESS, V4_OTHER, entity_id_of
+from .conftest import V4_ADDRESS, V4_OTHER, ConfigEntryBuilder, entity_id_of, setup_entry
 
 
 def _relay(hass: HomeAssistant, address: str, relay: int) -> str:
@@ -77,6 +78,7 @@ async def test_a_meter_without_password_refuses_to_switch(
         await _switch(hass, _relay(hass, V4_OTHER, 1), SERVICE_TURN_ON)
     assert caught.value.translation_domain == DOMAIN
     assert caught.value.translation_key == "password_required"
+    assert str(caught.value).startswith(f"Meter {V4_OTHER} has no password configured.")
     assert ekm_simulator.meters[V4_OTHER].relays == [False, False]
 
 
@@ -139,3 +141,16 @@ async def test_a_dead_bus_is_a_communication_error(
     with pytest.raises(HomeAssistantError) as caught:
         await _switch(hass, _relay(hass, V4_ADDRESS, 1), SERVICE_TURN_ON)
     assert caught.value.translation_key == "communication_error"
+
+
+async def test_a_malformed_password_is_refused_before_sending(
+    hass: HomeAssistant, ekm_simulator: EkmBusSimulator, make_config_entry: ConfigEntryBuilder
+) -> None:
+    entry = await setup_entry(hass, make_config_entry([(V4_ADDRESS, MeterVersion.V4, "1234")]))
+    served = len(ekm_simulator.served)
+    with pytest.raises(ServiceValidationError) as caught:
+        await _switch(hass, _relay(hass, V4_ADDRESS, 1), SERVICE_TURN_ON)
+    assert caught.value.translation_key == "invalid_command"
+    assert "1234" not in str(caught.value)
+    assert len(ekm_simulator.served) == served
+    await hass.config_entries.async_unload(entry.entry_id)

@@ -239,7 +239,7 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, EkmReading]]):
         return data
 
     async def _async_poll_meter(self, meter: MeterConfig, *, force_b: bool = False) -> EkmReading:
-        """Read one meter: A every time, B when due, and publish it through the guard."""
+        """Read one meter: A every time, B when due (merged under A otherwise), then guard it."""
         state = self._states.setdefault(meter.address, _MeterState())
         now = dt_util.utcnow()
         include_b = meter.version is MeterVersion.V4 and (

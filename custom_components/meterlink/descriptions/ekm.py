@@ -342,6 +342,7 @@ SENSORS: tuple[EkmSensorEntityDescription, ...] = (
         translation_key="meter_time",
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,  # changes every poll: opt in to check drift
         value_fn=meter_time,
     ),
     EkmSensorEntityDescription(
