@@ -21,6 +21,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from custom_components.meterlink.meters import cli
 from custom_components.meterlink.meters.errors import (
     InvalidParameterError,
     MeterAddressError,
@@ -31,7 +32,6 @@ from custom_components.meterlink.meters.errors import (
     MeterRateLimitError,
     MeterTimeoutError,
 )
-from custom_components.meterlink.meters.smartmac import cli
 from custom_components.meterlink.meters.smartmac.client import SmartMacClient
 from custom_components.meterlink.meters.smartmac.models import (
     RelayPolarity,
@@ -638,12 +638,12 @@ async def test_cli_usage_error_is_one_line(capsys: pytest.CaptureFixture[str]) -
 
 
 async def test_cli_entry_point_as_a_process(sim: SmartMacSimulator) -> None:
-    """The real `python -m` entry: exit code and one stderr line, no traceback, no PIN."""
+    """The real `scripts/meter` entry: exit code and one stderr line, no traceback, no PIN."""
     wrong = "480613"
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "custom_components.meterlink.meters.smartmac.cli",
+        "custom_components.meterlink.meters.cli",
         *args_for(sim, EXT, "read", pin=wrong),
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,

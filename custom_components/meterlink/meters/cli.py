@@ -32,9 +32,12 @@ from .errors import (
     MeterCrcError,
     MeterError,
     MeterFrameError,
+    MeterRateLimitError,
     MeterTimeoutError,
     MeterUnsupportedError,
 )
+from .smartmac.cli import SMARTMAC_EXIT_CODES
+from .smartmac.cli import register as register_smartmac
 
 PROG = "meter"
 DEFAULT_PASSWORD = "00000000"
@@ -53,6 +56,7 @@ EXIT_CODES: tuple[tuple[type[MeterError], int, str], ...] = (
     (MeterAuthError, 6, "password refused"),
     (MeterCommandError, 7, "command not acknowledged"),
     (MeterUnsupportedError, 8, "not supported by this meter"),
+    (MeterRateLimitError, 9, "rate limited"),
     (MeterError, 1, "meter error"),
 )
 
@@ -77,6 +81,8 @@ class Family:
     name: str
     help: str
     register: Callable[[Subparsers], None]
+    # Checked before EXIT_CODES: a family may word a refusal its own way ("PIN refused").
+    exit_codes: tuple[tuple[type[MeterError], int, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -321,7 +327,12 @@ def register_ekm(families: Subparsers) -> None:
         sub.set_defaults(handler=_setting_handler(setting))
 
 
-FAMILIES: tuple[Family, ...] = (Family("ekm", "EKM Omnimeters", register_ekm),)
+FAMILIES: tuple[Family, ...] = (
+    Family("ekm", "EKM Omnimeters", register_ekm),
+    Family(
+        "smartmac", "smart-MAC / smart-MAIC Wi-Fi meters", register_smartmac, SMARTMAC_EXIT_CODES
+    ),
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -333,18 +344,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; the exit code says how it ended (see EXIT_CODES)."""
+async def async_main(argv: Sequence[str] | None = None) -> int:
+    """Run one command in a running loop; the exit code says how it ended (see EXIT_CODES)."""
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
     try:
-        asyncio.run(handler(args))
+        await handler(args)
     except MeterError as err:
-        code, reason = next((c, r) for kind, c, r in EXIT_CODES if isinstance(err, kind))
-        _fail(code, reason, str(err) or err.__class__.__name__)
+        family_codes = next(f.exit_codes for f in FAMILIES if f.name == args.family)
+        code, reason = next(
+            (c, r) for kind, c, r in (*family_codes, *EXIT_CODES) if isinstance(err, kind)
+        )
+        detail = str(err) or err.__class__.__name__
+        if isinstance(err, MeterRateLimitError) and err.retry_after is not None:
+            detail = f"{detail}; retry in {err.retry_after:.0f} s"
+        print(f"{PROG}: {reason}: {' '.join(detail.split())}", file=sys.stderr)
+        return code
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `scripts/meter`."""
+    try:
+        return asyncio.run(async_main(argv))
     except KeyboardInterrupt:
         _fail(130, "interrupted", "stopped by the user")
-    return 0
 
 
 if __name__ == "__main__":

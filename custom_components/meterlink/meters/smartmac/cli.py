@@ -2,18 +2,14 @@
 
 `register` adds the command group to the commissioning tool's parser (`meters/cli.py`); the
 handlers raise the library's typed errors and the tool turns them into one line and an exit
-code. `main` runs the group on its own with the same conventions, plus an exit code of its own
-for a rate-limited device, because "try again in a minute" is a different instruction for an
-installer than "check the PIN" or "check the network".
+code. A rate-limited device has an exit code of its own, because "try again in a minute" is a
+different instruction for an installer than "check the PIN" or "check the network".
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import sys
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -92,38 +88,6 @@ def reading_as_json(reading: SmartMacReading) -> dict[str, object]:
     return flat
 
 
-async def async_main(argv: Sequence[str] | None = None) -> int:
-    """Parse `smartmac ...` and run it; the exit code says how it ended."""
-    from .. import cli as tool  # imported late: the tool imports this module to register it
-
-    parser = tool.OneLineParser(prog=tool.PROG, description="Read smart-MAC meters.")
-    register(parser.add_subparsers(dest="family", metavar="FAMILY", required=True))
-    args = parser.parse_args(argv)
-    try:
-        await args.handler(args)
-    except MeterError as err:
-        code, reason = next(
-            (code, reason)
-            for kind, code, reason in (*SMARTMAC_EXIT_CODES, *tool.EXIT_CODES)
-            if isinstance(err, kind)
-        )
-        detail = str(err) or type(err).__name__
-        if isinstance(err, MeterRateLimitError) and err.retry_after is not None:
-            detail = f"{detail}; retry in {err.retry_after:.0f} s"
-        print(f"{tool.PROG}: {reason}: {' '.join(detail.split())}", file=sys.stderr)
-        return code
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of `python -m custom_components.meterlink.meters.smartmac.cli`."""
-    try:
-        return asyncio.run(async_main(argv))
-    except KeyboardInterrupt:
-        print("meter: interrupted: stopped by the user", file=sys.stderr)
-        return 130
-
-
 def _client(session: aiohttp.ClientSession, args: argparse.Namespace) -> SmartMacClient:
     # One request per run: nothing to wait for, and a 429 is reported rather than waited out.
     return SmartMacClient(
@@ -162,7 +126,3 @@ def _table(reading: SmartMacReading) -> str:
 
 def _number_text(value: float) -> str:
     return str(_json_number(value))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
