@@ -6,7 +6,7 @@ from homeassistant.components.binary_sensor import BinarySensorEntity
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import EkmBusCoordinator, MeterConfig, MeterLinkConfigEntry
+from .coordinator import MeterLinkConfigEntry
 from .descriptions.ekm import BINARY_SENSORS, EkmBinarySensorEntityDescription
 from .entity import MeterLinkEntity, async_add_meter_entities
 
@@ -19,17 +19,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the binary sensors of every meter on the bus."""
-
-    def _entities(
-        coordinator: EkmBusCoordinator, meter: MeterConfig
-    ) -> list[MeterLinkBinarySensor]:
-        return [
-            MeterLinkBinarySensor(coordinator, meter, description)
-            for description in BINARY_SENSORS
-            if description.exists_fn(meter.version)
-        ]
-
-    async_add_meter_entities(entry, async_add_entities, _entities)
+    async_add_meter_entities(entry, async_add_entities, MeterLinkBinarySensor, BINARY_SENSORS)
 
 
 class MeterLinkBinarySensor(MeterLinkEntity, BinarySensorEntity):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
 from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
@@ -15,7 +16,24 @@ from .coordinator import EkmBusCoordinator, MeterConfig, MeterLinkConfigEntry
 from .meters.ekm.commands import Command
 from .meters.ekm.reading import MODEL_NAMES, EkmReading, MeterVersion
 
-type EntityFactory = Callable[[EkmBusCoordinator, MeterConfig], Iterable[Entity]]
+
+class GatedDescription(Protocol):
+    """An entity description that knows which meter versions have the entity."""
+
+    @property
+    def exists_fn(self) -> Callable[[MeterVersion], bool]:
+        """Whether a meter of this version has the entity."""
+        ...
+
+
+class MeterEntityClass[DescriptionT: GatedDescription](Protocol):
+    """A platform's entity class: built from the coordinator, a meter and one description."""
+
+    def __call__(
+        self, coordinator: EkmBusCoordinator, meter: MeterConfig, description: DescriptionT, /
+    ) -> Entity:
+        """Create the entity."""
+        ...
 
 
 def meter_device_info(meter: MeterConfig, reading: EkmReading | None) -> DeviceInfo:
@@ -36,15 +54,26 @@ def meter_device_info(meter: MeterConfig, reading: EkmReading | None) -> DeviceI
 
 
 @callback
-def async_add_meter_entities(
+def async_add_meter_entities[DescriptionT: GatedDescription](
     entry: MeterLinkConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
-    factory: EntityFactory,
+    entity_class: MeterEntityClass[DescriptionT],
+    descriptions: Iterable[DescriptionT],
 ) -> None:
     """Add a platform's entities for every meter, now and whenever a meter is added.
 
-    Each meter's entities belong to its subentry, so removing the meter removes them.
+    Only descriptions whose `exists_fn` accepts the meter's version are used (a v3 meter gets
+    no relays). Each meter's entities belong to its subentry, so removing the meter removes them.
     """
+    descriptions = tuple(descriptions)
+
+    def factory(coordinator: EkmBusCoordinator, meter: MeterConfig) -> list[Entity]:
+        return [
+            entity_class(coordinator, meter, description)
+            for description in descriptions
+            if description.exists_fn(meter.version)
+        ]
+
     coordinator = entry.runtime_data.coordinator
     added: set[str] = set()
 

@@ -6,7 +6,7 @@ from homeassistant.components.number import NumberEntity
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import EkmBusCoordinator, MeterConfig, MeterLinkConfigEntry
+from .coordinator import MeterLinkConfigEntry
 from .descriptions.ekm import NUMBERS, EkmNumberEntityDescription
 from .entity import MeterLinkEntity, async_add_meter_entities
 
@@ -19,15 +19,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the numeric settings of every meter on the bus."""
-
-    def _entities(coordinator: EkmBusCoordinator, meter: MeterConfig) -> list[MeterLinkNumber]:
-        return [
-            MeterLinkNumber(coordinator, meter, description)
-            for description in NUMBERS
-            if description.exists_fn(meter.version)
-        ]
-
-    async_add_meter_entities(entry, async_add_entities, _entities)
+    async_add_meter_entities(entry, async_add_entities, MeterLinkNumber, NUMBERS)
 
 
 class MeterLinkNumber(MeterLinkEntity, NumberEntity):

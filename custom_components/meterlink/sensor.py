@@ -9,7 +9,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
-from .coordinator import EkmBusCoordinator, MeterConfig, MeterLinkConfigEntry
+from .coordinator import MeterLinkConfigEntry
 from .descriptions.ekm import SENSORS, EkmSensorEntityDescription
 from .entity import MeterLinkEntity, async_add_meter_entities
 
@@ -22,15 +22,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the sensors of every meter on the bus."""
-
-    def _entities(coordinator: EkmBusCoordinator, meter: MeterConfig) -> list[MeterLinkSensor]:
-        return [
-            MeterLinkSensor(coordinator, meter, description)
-            for description in SENSORS
-            if description.exists_fn(meter.version)
-        ]
-
-    async_add_meter_entities(entry, async_add_entities, _entities)
+    async_add_meter_entities(entry, async_add_entities, MeterLinkSensor, SENSORS)
 
 
 class MeterLinkSensor(MeterLinkEntity, SensorEntity):

@@ -8,7 +8,7 @@ from homeassistant.components.switch import SwitchEntity
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import EkmBusCoordinator, MeterConfig, MeterLinkConfigEntry
+from .coordinator import MeterLinkConfigEntry
 from .descriptions.ekm import SWITCHES, EkmSwitchEntityDescription
 from .entity import MeterLinkEntity, async_add_meter_entities
 
@@ -21,15 +21,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the relay switches of every meter on the bus."""
-
-    def _entities(coordinator: EkmBusCoordinator, meter: MeterConfig) -> list[MeterLinkSwitch]:
-        return [
-            MeterLinkSwitch(coordinator, meter, description)
-            for description in SWITCHES
-            if description.exists_fn(meter.version)
-        ]
-
-    async_add_meter_entities(entry, async_add_entities, _entities)
+    async_add_meter_entities(entry, async_add_entities, MeterLinkSwitch, SWITCHES)
 
 
 class MeterLinkSwitch(MeterLinkEntity, SwitchEntity):
