@@ -28,6 +28,7 @@ from homeassistant.config_entries import (
     ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
+    ConfigSubentry,
     ConfigSubentryData,
     ConfigSubentryFlow,
     OptionsFlowWithReload,
@@ -301,6 +302,28 @@ async def login(bus: EkmBus, meter: Mapping[str, Any], password: str) -> None:
         raise _probe_error(err, address) from err
 
 
+async def check_new_password(
+    entry: ConfigEntry,
+    subentry: ConfigSubentry,
+    user_input: Mapping[str, Any],
+    errors: dict[str, str],
+    placeholders: dict[str, str],
+) -> str | None:
+    """The password the user typed for one meter once a login proves it, else None.
+
+    Reauth (a meter refused its password) and a meter's reconfigure ask the same question;
+    failures are written into the form's `errors` and `placeholders`.
+    """
+    try:
+        password = require_password(user_input[CONF_PASSWORD])
+        async with open_bus(entry.data[CONF_PORT], entry) as bus:
+            await login(bus, subentry.data, password)
+    except ProbeError as err:
+        err.apply(_SINGLE_METER_FIELDS, errors, placeholders)
+        return None
+    return password
+
+
 def configured_meter_entry(hass: HomeAssistant, address: str) -> ConfigEntry | None:
     """The entry (bus) that already has this meter, if any: a meter is polled by one bus only."""
     for entry in hass.config_entries.async_entries(DOMAIN):
@@ -550,13 +573,8 @@ class MeterLinkConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         placeholders = {"meter": subentry.title, CONF_ADDRESS: subentry.data[CONF_ADDRESS]}
         if user_input is not None:
-            try:
-                password = require_password(user_input[CONF_PASSWORD])
-                async with open_bus(entry.data[CONF_PORT], entry) as bus:
-                    await login(bus, subentry.data, password)
-            except ProbeError as err:
-                err.apply(_SINGLE_METER_FIELDS, errors, placeholders)
-            else:
+            password = await check_new_password(entry, subentry, user_input, errors, placeholders)
+            if password is not None:
                 self.hass.config_entries.async_update_subentry(
                     entry, subentry, data={**subentry.data, CONF_PASSWORD: password}
                 )
@@ -618,13 +636,8 @@ class MeterSubentryFlow(ConfigSubentryFlow):
         errors: dict[str, str] = {}
         placeholders = {"meter": subentry.title, CONF_ADDRESS: subentry.data[CONF_ADDRESS]}
         if user_input is not None:
-            try:
-                password = require_password(user_input[CONF_PASSWORD])
-                async with open_bus(entry.data[CONF_PORT], entry) as bus:
-                    await login(bus, subentry.data, password)
-            except ProbeError as err:
-                err.apply(_SINGLE_METER_FIELDS, errors, placeholders)
-            else:
+            password = await check_new_password(entry, subentry, user_input, errors, placeholders)
+            if password is not None:
                 return self.async_update_reload_and_abort(
                     entry, subentry, data={**subentry.data, CONF_PASSWORD: password}
                 )
