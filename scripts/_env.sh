@@ -14,20 +14,29 @@ ml_mode() {
   if [ -f "$ML_MODE_FILE" ]; then cat "$ML_MODE_FILE"; else echo none; fi
 }
 
+# Bind-mount $1 at the same path inside the chroot. A mount left by an earlier run may show a
+# directory that has since been deleted and re-created (a fresh clone at the same path), so a
+# mount counts only when it shows the very same directory (device and inode) as the host.
+ml_bind_same_path() {
+  local dir="$1" target="$ML_CHROOT$1"
+  mkdir -p "$target"
+  if mountpoint -q "$target"; then
+    [ "$(stat -c %d:%i "$dir")" = "$(stat -c %d:%i "$target" 2>/dev/null)" ] && return 0
+    umount -l "$target"
+  fi
+  mount --bind "$dir" "$target"
+}
+
 ml_mount_chroot() {
   local root="$ML_CHROOT" dir
   for dir in proc sys dev dev/pts; do
     mkdir -p "$root/$dir"
     mountpoint -q "$root/$dir" || mount --bind "/$dir" "$root/$dir"
   done
-  mkdir -p "$root$ML_ROOT"
-  mountpoint -q "$root$ML_ROOT" || mount --bind "$ML_ROOT" "$root$ML_ROOT"
+  ml_bind_same_path "$ML_ROOT"
   # ../shared sits beside the repository; tests and docs read it.
   if [ -d "$ML_ROOT/../shared" ]; then
-    local shared
-    shared="$(cd "$ML_ROOT/../shared" && pwd)"
-    mkdir -p "$root$shared"
-    mountpoint -q "$root$shared" || mount --bind "$shared" "$root$shared"
+    ml_bind_same_path "$(cd "$ML_ROOT/../shared" && pwd)"
   fi
   cp -f /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
 }
