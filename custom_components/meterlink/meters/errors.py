@@ -58,3 +58,31 @@ class MeterUnsupportedError(MeterError):
 
 class InvalidParameterError(MeterError, ValueError):
     """Input was refused before anything was sent."""
+
+
+class MeterPermissionError(MeterError):
+    """The key or token is valid but may not do this (read-only token, another owner's device).
+
+    Unlike `MeterAuthError` a new key would not help, so callers do not start a reauth.
+    """
+
+
+class MeterApiError(MeterError):
+    """A web API answered with an error of its own: an API status code or an HTTP 400 text.
+
+    `code` is the API's status code (EKM Push: 1000-1300) and `status` the HTTP status, when
+    known, so callers can tell "no data yet" from "invalid parameter" without parsing text.
+    """
+
+    def __init__(self, message: str, *, code: int | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
+class MeterServerError(MeterConnectionError):
+    """The service is there but failing (HTTP 5xx): retry later, keep the last good values."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
