@@ -1,2 +1,1 @@
-"""EKM Push: the cloud's realtime and account APIs, the Push3 gateway's local API, and the
-Device Settings (sendCommand) and Trigger APIs. No Home Assistant imports here."""
+"""EKM Push: the cloud APIs, the Push3 gateway's local API, sendCommand and triggers (HA-free)."""
