@@ -1,85 +1,62 @@
-"""MeterLink: EKM Omnimeters on an RS-485 bus, read and controlled locally.
+"""MeterLink: electricity meters in Home Assistant, read and controlled locally where possible.
 
-One config entry per bus (a serial port or a serial-to-TCP bridge); each meter on the bus is a
-subentry. The bus is opened once here and shared by the coordinator, the entities, the actions
-and the config flow's meter validation.
+One config entry per connection: an EKM RS-485 bus (each meter on it a subentry), a smart-MAC
+device, an EKM Push key or a Push3 gateway. Each connection type brings its own setup
+(`CONNECTIONS`); everything here is shared.
 """
 
 from __future__ import annotations
 
-from homeassistant.const import Platform
+from typing import Final
+
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.typing import ConfigType
 
-from . import coordinator as coordinator_module
-from .const import CONF_PORT, DOMAIN
-from .coordinator import (
-    EkmBusCoordinator,
-    MeterLinkConfigEntry,
-    MeterLinkRuntimeData,
-    meters_of,
-)
-from .meters.errors import MeterError
+from .const import CONNECTION_EKM_RS485, DOMAIN
+from .ekm_rs485 import EKM_RS485
+from .runtime import Connection, MeterLinkConfigEntry, connection_of
 from .services import async_setup_services
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
-PLATFORMS: list[Platform] = [
-    Platform.BINARY_SENSOR,
-    Platform.BUTTON,
-    Platform.NUMBER,
-    Platform.SELECT,
-    Platform.SENSOR,
-    Platform.SWITCH,
-]
+# Connection type (entry data "connection") -> its setup.
+CONNECTIONS: Final[dict[str, Connection]] = {
+    CONNECTION_EKM_RS485: EKM_RS485,
+}
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register the actions once, whether or not a bus is loaded yet."""
+    """Register the actions once, whether or not a connection is loaded yet."""
     async_setup_services(hass)
     return True
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: MeterLinkConfigEntry) -> bool:
-    """Open the bus, read every meter once, then add the entities."""
-    port = entry.data[CONF_PORT]
-    bus = coordinator_module.create_bus(port)
-    try:
-        await bus.connect()
-    except MeterError as err:
-        raise ConfigEntryNotReady(
-            translation_domain=DOMAIN,
-            translation_key="cannot_connect",
-            translation_placeholders={"port": port, "error": str(err)},
-        ) from err
-    coordinator = EkmBusCoordinator(hass, entry, bus)
-    try:
-        await coordinator.async_config_entry_first_refresh()
-    except BaseException:
-        await bus.close()  # the port must be free for the retry (and for the config flow)
-        raise
-    entry.runtime_data = MeterLinkRuntimeData(bus=bus, coordinator=coordinator)
-    coordinator.async_watch_meters()
-    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    """Open the connection, read once, then add the entities of its platforms."""
+    connection = CONNECTIONS[connection_of(entry)]
+    entry.runtime_data = await connection.async_setup(hass, entry)
+    await hass.config_entries.async_forward_entry_setups(entry, connection.platforms)
     return True
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: MeterLinkConfigEntry) -> bool:
-    """Remove the entities and close the port."""
-    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    """Remove the entities and close the connection."""
+    connection = CONNECTIONS[connection_of(entry)]
+    unloaded = await hass.config_entries.async_unload_platforms(entry, connection.platforms)
     if unloaded:
-        await entry.runtime_data.bus.close()
+        await entry.runtime_data.async_close()
     return unloaded
 
 
 async def async_remove_config_entry_device(
     hass: HomeAssistant, entry: MeterLinkConfigEntry, device: dr.DeviceEntry
 ) -> bool:
-    """Let the user delete a meter's device once the meter is no longer configured."""
-    configured = meters_of(entry)
-    return not any(
-        domain == DOMAIN and identifier in configured for domain, identifier in device.identifiers
+    """Let the user delete a device that its connection no longer has."""
+    connection = CONNECTIONS[connection_of(entry)]
+    return all(
+        connection.can_remove_device(entry, identifier)
+        for domain, identifier in device.identifiers
+        if domain == DOMAIN
     )

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from functools import partial
+from typing import Final
+
 from homeassistant.components.binary_sensor import BinarySensorEntity
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import MeterLinkConfigEntry
+from .const import CONNECTION_EKM_RS485
 from .descriptions.ekm import BINARY_SENSORS, EkmBinarySensorEntityDescription
 from .entity import MeterLinkEntity, async_add_meter_entities
+from .runtime import MeterLinkConfigEntry, PlatformSetup, setup_platform
 
 PARALLEL_UPDATES = 0  # read-only: the coordinator does all reading
 
@@ -19,7 +23,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the binary sensors of every meter on the bus."""
-    async_add_meter_entities(entry, async_add_entities, MeterLinkBinarySensor, BINARY_SENSORS)
+    setup_platform(SETUPS, entry, async_add_entities)
 
 
 class MeterLinkBinarySensor(MeterLinkEntity, BinarySensorEntity):
@@ -31,3 +35,11 @@ class MeterLinkBinarySensor(MeterLinkEntity, BinarySensorEntity):
     def is_on(self) -> bool | None:
         """The state from the latest reading."""
         return self.entity_description.value_fn(self.reading)
+
+
+# Connection type -> how it adds this platform's entities.
+SETUPS: Final[dict[str, PlatformSetup]] = {
+    CONNECTION_EKM_RS485: partial(
+        async_add_meter_entities, entity_class=MeterLinkBinarySensor, descriptions=BINARY_SENSORS
+    ),
+}

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from enum import StrEnum
@@ -31,6 +31,7 @@ from homeassistant.config_entries import (
     ConfigSubentry,
     ConfigSubentryData,
     ConfigSubentryFlow,
+    OptionsFlow,
     OptionsFlowWithReload,
     SubentryFlowResult,
 )
@@ -70,6 +71,7 @@ from .const import (
     MIN_SETTINGS_INTERVAL,
     SUBENTRY_METER,
 )
+from .coordinator import ekm_bus_runtime
 from .meters.ekm.bus import EkmBus
 from .meters.ekm.frames import normalize_address
 from .meters.ekm.reading import EkmReading, MeterVersion
@@ -81,6 +83,7 @@ from .meters.errors import (
     MeterFrameError,
     MeterTimeoutError,
 )
+from .runtime import connection_of
 
 CONF_METERS: Final = "meters"  # form field only: the addresses typed in the ekm_rs485 step
 CONF_SUBENTRY_ID: Final = "subentry_id"  # reauth data: the meter that refused its password
@@ -266,7 +269,7 @@ async def open_bus(port: str, owner: ConfigEntry | None = None) -> AsyncIterator
     temporary bus is opened and closed again.
     """
     if owner is not None and owner.state is ConfigEntryState.LOADED:
-        yield owner.runtime_data.bus
+        yield ekm_bus_runtime(owner).bus
         return
     bus = coordinator.create_bus(port)
     try:
@@ -360,9 +363,9 @@ class MeterLinkConfigFlow(ConfigFlow, domain=DOMAIN):
     @staticmethod
     @callback
     @override
-    def async_get_options_flow(config_entry: ConfigEntry) -> MeterLinkOptionsFlow:
-        """Poll intervals are options: they change without re-testing the bus."""
-        return MeterLinkOptionsFlow()
+    def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
+        """Poll intervals and the like are options: they change without re-testing input."""
+        return OPTIONS_FLOWS.get(connection_of(config_entry), MeterLinkOptionsFlow)()
 
     @classmethod
     @callback
@@ -371,7 +374,18 @@ class MeterLinkConfigFlow(ConfigFlow, domain=DOMAIN):
         cls, config_entry: ConfigEntry
     ) -> dict[str, type[ConfigSubentryFlow]]:
         """Meters are added to and removed from a bus as subentries."""
+        if connection_of(config_entry) != CONNECTION_EKM_RS485:
+            return {}
         return {SUBENTRY_METER: MeterSubentryFlow}
+
+    async def _async_connection_step(
+        self, connection: str, step: str, arg: Mapping[str, Any] | None
+    ) -> ConfigFlowResult:
+        """Run `async_step_<connection>_<step>`: reauth and reconfigure of other types."""
+        handler: Callable[[Mapping[str, Any] | None], Awaitable[ConfigFlowResult]] = getattr(
+            self, f"async_step_{connection}_{step}"
+        )
+        return await handler(arg)
 
     @override
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -500,6 +514,15 @@ class MeterLinkConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
+        """Change how the connection is reached; other types have their own step."""
+        entry = self._get_reconfigure_entry()
+        if (connection := connection_of(entry)) != CONNECTION_EKM_RS485:
+            return await self._async_connection_step(connection, "reconfigure", user_input)
+        return await self.async_step_ekm_rs485_reconfigure(user_input)
+
+    async def async_step_ekm_rs485_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
         """Change the port of a bus; the meters configured on it must answer there.
 
         The unique id is the port's identity, so it changes with the port on purpose: there is
@@ -529,7 +552,7 @@ class MeterLinkConfigFlow(ConfigFlow, domain=DOMAIN):
                     entry, unique_id=unique_id, title=_retitle(entry, port), data=data
                 )
         return self.async_show_form(
-            step_id="reconfigure",
+            step_id="reconfigure",  # the form is the reconfigure step's (its translations)
             data_schema=self.add_suggested_values_to_schema(
                 _RECONFIGURE_SCHEMA, user_input or {CONF_PORT: entry.data[CONF_PORT]}
             ),
@@ -558,7 +581,10 @@ class MeterLinkConfigFlow(ConfigFlow, domain=DOMAIN):
     # --- Reauth: a meter refused its password ------------------------------------------------
 
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
-        """Started by the runtime with the id of the meter (subentry) whose login failed."""
+        """Started by the runtime when a password, PIN or key was refused."""
+        if (connection := connection_of(self._get_reauth_entry())) != CONNECTION_EKM_RS485:
+            return await self._async_connection_step(connection, "reauth", entry_data)
+        # An RS-485 bus: the data names the meter (subentry) whose login failed.
         self._reauth_subentry_id = entry_data.get(CONF_SUBENTRY_ID)
         return await self.async_step_reauth_confirm()
 
@@ -654,7 +680,7 @@ class MeterSubentryFlow(ConfigSubentryFlow):
 # ---------------------------------------------------------------------------------------------
 
 
-class MeterLinkOptionsFlow(OptionsFlowWithReload):
+class MeterLinkOptionsFlow(OptionsFlowWithReload):  # the RS-485 bus's options
     """Poll intervals; the entry reloads with them when they change."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -722,3 +748,6 @@ _OPTIONS_SCHEMA: Final = probatio.Schema(
         ),
     }
 )
+
+# Connection type -> its options flow (RS-485 buses use MeterLinkOptionsFlow).
+OPTIONS_FLOWS: Final[dict[str, type[OptionsFlow]]] = {}

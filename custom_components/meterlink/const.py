@@ -11,6 +11,9 @@ LOGGER = logging.getLogger(__package__)
 # Entry data
 CONF_CONNECTION: Final = "connection"  # which transport the entry uses
 CONNECTION_EKM_RS485: Final = "ekm_rs485"
+CONNECTION_SMARTMAC: Final = "smartmac"
+CONNECTION_EKM_PUSH: Final = "ekm_push"  # EKM Push cloud, one account/gateway key
+CONNECTION_PUSH3: Final = "ekm_push3"  # a Push3 gateway's local API
 CONF_PORT: Final = "port"  # serialx URL: /dev/..., socket://host:port, rfc2217://, esphome-hass://
 CONF_USB_ID: Final = "usb_id"  # "VID:PID:serial" of a discovered adapter, to follow it across ports
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Final, override
+from typing import Any, Final, override
 
 from homeassistant.config_entries import (
     SIGNAL_CONFIG_ENTRY_CHANGED,
@@ -40,9 +40,10 @@ from .const import (
     LOGGER,
     SUBENTRY_METER,
 )
+from .energy_guard import EnergyGuard
 from .meters.ekm.bus import EkmBus
 from .meters.ekm.commands import Command
-from .meters.ekm.reading import EkmReading, FieldValue, MeterVersion
+from .meters.ekm.reading import EkmReading, MeterVersion
 from .meters.errors import (
     InvalidParameterError,
     MeterAuthError,
@@ -50,24 +51,9 @@ from .meters.errors import (
     MeterError,
     MeterUnsupportedError,
 )
+from .runtime import MeterLinkConfigEntry, MeterLinkRuntimeData, runtime_of
 
-# Lifetime registers: a meter never counts them down, so a lower value can only be a bad read.
-# Each pair is (both directions, reverse): the import derived from a pair (the difference) is
-# a lifetime register too, so a pair is accepted or held as a whole.
-GUARDED_PAIRS: Final[tuple[tuple[str, str], ...]] = (
-    ("kWh_Tot", "Rev_kWh_Tot"),
-    *((f"kWh_Tariff_{n}", f"Rev_kWh_Tariff_{n}") for n in (1, 2, 3, 4)),
-    *((f"kWh_Ln_{n}", f"Rev_kWh_Ln_{n}") for n in (1, 2, 3)),
-)
-GUARDED_SINGLES: Final[tuple[str, ...]] = (
-    "Reactive_Energy_Tot",
-    "Pulse_Cnt_1",
-    "Pulse_Cnt_2",
-    "Pulse_Cnt_3",
-)
-# Registers the user may zero (command D3): they may drop, but only to zero.
-RESETTABLE: Final[tuple[str, ...]] = ("kWh_Rst", "Rev_kWh_Rst")
-ZERO_RESETTABLE_CODE: Final = "D3"
+ZERO_RESETTABLE_CODE: Final = "D3"  # zeroes the resettable registers
 
 
 def create_bus(url: str) -> EkmBus:
@@ -95,25 +81,39 @@ class MeterConfig:
 class _MeterState:
     """What the coordinator remembers about one meter between polls."""
 
+    guard: EnergyGuard  # lifetime registers never go backwards
     settings: EkmReading | None = None  # last reading that carried the B block (v4)
     settings_read_at: datetime | None = None
     force_settings: bool = False  # a settings write happened: read B on the next poll
-    reset_expected: bool = False  # resettable registers were zeroed by us
     available: bool = True  # for logging the change once
-    published: dict[str, float] = field(default_factory=dict)  # guarded registers
-    held: set[str] = field(default_factory=set)  # registers currently held back (warned)
     device_info: tuple[str | None, str | None] = (None, None)  # (model, firmware) synced
 
 
 @dataclass(slots=True)
-class MeterLinkRuntimeData:
-    """What a loaded entry keeps: the open bus and its coordinator."""
+class EkmBusRuntimeData(MeterLinkRuntimeData):
+    """What a loaded bus entry keeps: the open bus and its coordinator."""
 
     bus: EkmBus
     coordinator: EkmBusCoordinator
 
+    async def async_close(self) -> None:
+        """Free the port, for the next setup and for the config flow's checks."""
+        await self.bus.close()
 
-type MeterLinkConfigEntry = ConfigEntry[MeterLinkRuntimeData]
+    def diagnostics(self) -> dict[str, Any]:
+        """Readings, per-meter state and wire health of the bus."""
+        coordinator = self.coordinator
+        return {
+            "last_update_success": coordinator.last_update_success,
+            "meters": coordinator.diagnostics(),
+            "readings": readings_as_dict(coordinator.data),
+            "bus": {"url": self.bus.url, "stats": asdict(self.bus.stats)},
+        }
+
+
+def ekm_bus_runtime(entry: MeterLinkConfigEntry) -> EkmBusRuntimeData:
+    """The runtime data of a loaded bus entry."""
+    return runtime_of(entry, EkmBusRuntimeData)
 
 
 def meters_of(entry: ConfigEntry) -> dict[str, MeterConfig]:
@@ -240,7 +240,7 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, EkmReading]]):
 
     async def _async_poll_meter(self, meter: MeterConfig, *, force_b: bool = False) -> EkmReading:
         """Read one meter: A every time, B when due (merged under A otherwise), then guard it."""
-        state = self._states.setdefault(meter.address, _MeterState())
+        state = self._state(meter.address)
         now = dt_util.utcnow()
         include_b = meter.version is MeterVersion.V4 and (
             force_b
@@ -255,75 +255,25 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, EkmReading]]):
             state.force_settings = False
         elif state.settings is not None:
             reading = reading.merged_with(state.settings)
-        reading = self._guard(meter, state, reading)
+        reading = state.guard.apply(reading)
         if not state.available:
             state.available = True
             LOGGER.info("Meter %s is answering again", meter.address)
         self._sync_device(meter, state, reading)
         return reading
 
+    def _state(self, address: str) -> _MeterState:
+        if (state := self._states.get(address)) is None:
+            state = self._states[address] = _MeterState(guard=EnergyGuard(address))
+        return state
+
     def _mark_unavailable(self, meter: MeterConfig, err: MeterError) -> None:
-        state = self._states.setdefault(meter.address, _MeterState())
+        state = self._state(meter.address)
         if state.available:
             state.available = False
             LOGGER.info("Meter %s is unavailable: %s", meter.address, err)
         else:
             LOGGER.debug("Meter %s still unavailable: %s", meter.address, err)
-
-    def _guard(self, meter: MeterConfig, state: _MeterState, reading: EkmReading) -> EkmReading:
-        """Never publish a lifetime register lower than before: hold the old value instead."""
-        fields: dict[str, FieldValue] = dict(reading.fields)
-        memory = state.published
-        changed = False
-
-        def accept(names: tuple[str, ...], ok: bool) -> None:
-            nonlocal changed
-            if ok:
-                for name in names:
-                    memory[name] = float(fields[name])
-                    if name in state.held:
-                        state.held.discard(name)
-                        LOGGER.info("Meter %s: %s is increasing again", meter.address, name)
-                return
-            changed = True
-            for name in names:
-                fields[name] = _as_published(memory[name], fields[name])
-            if not state.held.issuperset(names):
-                state.held.update(names)
-                LOGGER.warning(
-                    "Meter %s reported %s lower than before; keeping the previous value",
-                    meter.address,
-                    ", ".join(names),
-                )
-
-        for total, reverse in GUARDED_PAIRS:
-            new_total, new_reverse = reading.number(total), reading.number(reverse)
-            if new_total is None or new_reverse is None:
-                continue
-            old_total, old_reverse = memory.get(total), memory.get(reverse)
-            if old_total is None or old_reverse is None:
-                accept((total, reverse), ok=True)
-                continue
-            accept(
-                (total, reverse),
-                ok=new_total >= old_total
-                and new_reverse >= old_reverse
-                and new_total - new_reverse >= old_total - old_reverse - 1e-9,
-            )
-        for name in GUARDED_SINGLES:
-            if (value := reading.number(name)) is None:
-                continue
-            old = memory.get(name)
-            accept((name,), ok=old is None or value >= old)
-        for name in RESETTABLE:
-            if (value := reading.number(name)) is None:
-                continue
-            old = memory.get(name)
-            accept((name,), ok=old is None or value >= old or value == 0 or state.reset_expected)
-        state.reset_expected = False
-        if not changed:
-            return reading
-        return EkmReading(reading.address, reading.version, fields)
 
     def _sync_device(self, meter: MeterConfig, state: _MeterState, reading: EkmReading) -> None:
         """Keep the device's model and firmware as the meter reports them."""
@@ -370,11 +320,11 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, EkmReading]]):
                     translation_key="communication_error",
                     translation_placeholders={"address": address, "error": str(err)},
                 ) from err
-            state = self._states.setdefault(meter.address, _MeterState())
+            state = self._state(meter.address)
             if meter.version is MeterVersion.V4:
                 state.settings, state.settings_read_at = reading, dt_util.utcnow()
                 state.force_settings = False
-            self._publish(meter, self._guard(meter, state, reading))
+            self._publish(meter, state.guard.apply(reading))
         return reading
 
     async def async_execute(self, address: str, command: Command) -> EkmReading:
@@ -399,9 +349,9 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, EkmReading]]):
             )
         async with self._lock:
             await self._async_send(meter, command, placeholders)
-            state = self._states.setdefault(meter.address, _MeterState())
+            state = self._state(meter.address)
             if command.code == ZERO_RESETTABLE_CODE:
-                state.reset_expected = True
+                state.guard.reset_expected = True
             try:
                 reading = await self._async_poll_meter(meter, force_b=command.changes_settings)
             except MeterError as err:
@@ -473,14 +423,9 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, EkmReading]]):
                 "settings_read_at": (
                     state.settings_read_at.isoformat() if state.settings_read_at else None
                 ),
-                "held_registers": sorted(state.held),
+                "held_registers": sorted(state.guard.held),
             }
         return result
-
-
-def _as_published(previous: float, new: FieldValue) -> FieldValue:
-    """The held value in the same type the decoder uses for the field (int stays int)."""
-    return int(previous) if isinstance(new, int) else previous
 
 
 def readings_as_dict(data: Mapping[str, EkmReading] | None) -> dict[str, dict[str, object]]:

@@ -1,41 +1,40 @@
-"""Diagnostics of a bus: its configuration (passwords redacted), readings and wire health."""
+"""Diagnostics of a connection: its configuration with every secret redacted, and its state."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import Any
+from typing import Any, Final
 
 from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.const import CONF_API_KEY, CONF_API_TOKEN, CONF_PIN
 from homeassistant.core import HomeAssistant
 
 from .const import CONF_PASSWORD
-from .coordinator import MeterLinkConfigEntry, readings_as_dict
+from .runtime import MeterLinkConfigEntry
 
-TO_REDACT = {CONF_PASSWORD}
+# Meter passwords, smart-MAC PINs, EKM Push keys and API tokens, wherever they are stored.
+TO_REDACT: Final = {CONF_PASSWORD, CONF_PIN, CONF_API_KEY, CONF_API_TOKEN, "key", "token"}
 
 
 async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: MeterLinkConfigEntry
 ) -> dict[str, Any]:
-    """What a bug report about this bus needs, without the meters' passwords."""
-    runtime = entry.runtime_data
-    coordinator = runtime.coordinator
-    return {
-        "entry": {
-            "data": async_redact_data(dict(entry.data), TO_REDACT),
-            "options": dict(entry.options),
-            "subentries": [
-                {
-                    "subentry_type": subentry.subentry_type,
-                    "title": subentry.title,
-                    "unique_id": subentry.unique_id,
-                    "data": async_redact_data(dict(subentry.data), TO_REDACT),
-                }
-                for subentry in entry.subentries.values()
-            ],
+    """What a bug report about this connection needs, without any secret."""
+    return async_redact_data(
+        {
+            "entry": {
+                "data": dict(entry.data),
+                "options": dict(entry.options),
+                "subentries": [
+                    {
+                        "subentry_type": subentry.subentry_type,
+                        "title": subentry.title,
+                        "unique_id": subentry.unique_id,
+                        "data": dict(subentry.data),
+                    }
+                    for subentry in entry.subentries.values()
+                ],
+            },
+            **entry.runtime_data.diagnostics(),
         },
-        "last_update_success": coordinator.last_update_success,
-        "meters": coordinator.diagnostics(),
-        "readings": readings_as_dict(coordinator.data),
-        "bus": {"url": runtime.bus.url, "stats": asdict(runtime.bus.stats)},
-    }
+        TO_REDACT,
+    )

@@ -12,9 +12,10 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import DOMAIN, MANUFACTURER_EKM
-from .coordinator import EkmBusCoordinator, MeterConfig, MeterLinkConfigEntry
+from .coordinator import EkmBusCoordinator, MeterConfig, ekm_bus_runtime
 from .meters.ekm.commands import Command
 from .meters.ekm.reading import MODEL_NAMES, EkmReading, MeterVersion
+from .runtime import MeterLinkConfigEntry
 
 
 class GatedDescription(Protocol):
@@ -57,6 +58,7 @@ def meter_device_info(meter: MeterConfig, reading: EkmReading | None) -> DeviceI
 def async_add_meter_entities[DescriptionT: GatedDescription](
     entry: MeterLinkConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
+    *,
     entity_class: MeterEntityClass[DescriptionT],
     descriptions: Iterable[DescriptionT],
 ) -> None:
@@ -74,7 +76,7 @@ def async_add_meter_entities[DescriptionT: GatedDescription](
             if description.exists_fn(meter.version)
         ]
 
-    coordinator = entry.runtime_data.coordinator
+    coordinator = ekm_bus_runtime(entry).coordinator
     added: set[str] = set()
 
     @callback

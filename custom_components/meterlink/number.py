@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from functools import partial
+from typing import Final
+
 from homeassistant.components.number import NumberEntity
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import MeterLinkConfigEntry
+from .const import CONNECTION_EKM_RS485
 from .descriptions.ekm import NUMBERS, EkmNumberEntityDescription
 from .entity import MeterLinkEntity, async_add_meter_entities
+from .runtime import MeterLinkConfigEntry, PlatformSetup, setup_platform
 
 PARALLEL_UPDATES = 1  # one write at a time: they share the bus with every poll
 
@@ -19,7 +23,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the numeric settings of every meter on the bus."""
-    async_add_meter_entities(entry, async_add_entities, MeterLinkNumber, NUMBERS)
+    setup_platform(SETUPS, entry, async_add_entities)
 
 
 class MeterLinkNumber(MeterLinkEntity, NumberEntity):
@@ -35,3 +39,11 @@ class MeterLinkNumber(MeterLinkEntity, NumberEntity):
     async def async_set_native_value(self, value: float) -> None:
         """Write the setting (whole numbers only; the range is checked by Home Assistant)."""
         await self.async_execute(self.entity_description.command_fn(round(value)))
+
+
+# Connection type -> how it adds this platform's entities.
+SETUPS: Final[dict[str, PlatformSetup]] = {
+    CONNECTION_EKM_RS485: partial(
+        async_add_meter_entities, entity_class=MeterLinkNumber, descriptions=NUMBERS
+    ),
+}

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from functools import partial
+from typing import Final
+
 from homeassistant.components.select import SelectEntity
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import MeterLinkConfigEntry
+from .const import CONNECTION_EKM_RS485
 from .descriptions.ekm import SELECTS, EkmSelectEntityDescription
 from .entity import MeterLinkEntity, async_add_meter_entities
+from .runtime import MeterLinkConfigEntry, PlatformSetup, setup_platform
 
 PARALLEL_UPDATES = 1  # one write at a time: they share the bus with every poll
 
@@ -19,7 +23,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the setting selects of every meter on the bus."""
-    async_add_meter_entities(entry, async_add_entities, MeterLinkSelect, SELECTS)
+    setup_platform(SETUPS, entry, async_add_entities)
 
 
 class MeterLinkSelect(MeterLinkEntity, SelectEntity):
@@ -35,3 +39,11 @@ class MeterLinkSelect(MeterLinkEntity, SelectEntity):
     async def async_select_option(self, option: str) -> None:
         """Write the setting; the new value shows once the meter reports it."""
         await self.async_execute(self.entity_description.command_fn(option))
+
+
+# Connection type -> how it adds this platform's entities.
+SETUPS: Final[dict[str, PlatformSetup]] = {
+    CONNECTION_EKM_RS485: partial(
+        async_add_meter_entities, entity_class=MeterLinkSelect, descriptions=SELECTS
+    ),
+}

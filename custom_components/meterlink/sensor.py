@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
+from typing import Final
 
 from homeassistant.components.sensor import SensorEntity
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
-from .coordinator import MeterLinkConfigEntry
+from .const import CONNECTION_EKM_RS485
 from .descriptions.ekm import SENSORS, EkmSensorEntityDescription
 from .entity import MeterLinkEntity, async_add_meter_entities
+from .runtime import MeterLinkConfigEntry, PlatformSetup, setup_platform
 
 PARALLEL_UPDATES = 0  # read-only: the coordinator does all reading
 
@@ -22,7 +25,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the sensors of every meter on the bus."""
-    async_add_meter_entities(entry, async_add_entities, MeterLinkSensor, SENSORS)
+    setup_platform(SETUPS, entry, async_add_entities)
 
 
 class MeterLinkSensor(MeterLinkEntity, SensorEntity):
@@ -34,3 +37,11 @@ class MeterLinkSensor(MeterLinkEntity, SensorEntity):
     def native_value(self) -> StateType | datetime:
         """The value as the table derives it from the latest reading."""
         return self.entity_description.value_fn(self.reading)
+
+
+# Connection type -> how it adds this platform's entities.
+SETUPS: Final[dict[str, PlatformSetup]] = {
+    CONNECTION_EKM_RS485: partial(
+        async_add_meter_entities, entity_class=MeterLinkSensor, descriptions=SENSORS
+    ),
+}

@@ -25,10 +25,11 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
 
 from .const import DOMAIN
-from .coordinator import EkmBusCoordinator, MeterConfig, MeterLinkConfigEntry
+from .coordinator import EkmBusCoordinator, EkmBusRuntimeData, MeterConfig
 from .descriptions.ekm import RELAYS, clock_command
 from .meters.ekm.commands import MAX_RELAY_SECONDS, relay
 from .meters.errors import InvalidParameterError
+from .runtime import MeterLinkConfigEntry
 
 SERVICE_READ_METER = "read_meter"
 SERVICE_SET_RELAY = "set_relay"
@@ -76,6 +77,12 @@ def _resolve_meter(hass: HomeAssistant, device_id: str) -> tuple[EkmBusCoordinat
             translation_domain=DOMAIN,
             translation_key="entry_not_loaded",
             translation_placeholders={"bus": entry.title},
+        )
+    if not isinstance(entry.runtime_data, EkmBusRuntimeData):
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="not_an_rs485_meter",
+            translation_placeholders={"device": device.name_by_user or device.name or device_id},
         )
     coordinator = entry.runtime_data.coordinator
     return coordinator, coordinator.meter(address)

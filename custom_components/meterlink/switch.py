@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from functools import partial
+from typing import Any, Final
 
 from homeassistant.components.switch import SwitchEntity
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import MeterLinkConfigEntry
+from .const import CONNECTION_EKM_RS485
 from .descriptions.ekm import SWITCHES, EkmSwitchEntityDescription
 from .entity import MeterLinkEntity, async_add_meter_entities
+from .runtime import MeterLinkConfigEntry, PlatformSetup, setup_platform
 
 PARALLEL_UPDATES = 1  # one write at a time: they share the bus with every poll
 
@@ -21,7 +23,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the relay switches of every meter on the bus."""
-    async_add_meter_entities(entry, async_add_entities, MeterLinkSwitch, SWITCHES)
+    setup_platform(SETUPS, entry, async_add_entities)
 
 
 class MeterLinkSwitch(MeterLinkEntity, SwitchEntity):
@@ -41,3 +43,11 @@ class MeterLinkSwitch(MeterLinkEntity, SwitchEntity):
     async def async_turn_off(self, **kwargs: Any) -> None:
         """Open the relay (until told otherwise)."""
         await self.async_execute(self.entity_description.command_fn(False))
+
+
+# Connection type -> how it adds this platform's entities.
+SETUPS: Final[dict[str, PlatformSetup]] = {
+    CONNECTION_EKM_RS485: partial(
+        async_add_meter_entities, entity_class=MeterLinkSwitch, descriptions=SWITCHES
+    ),
+}

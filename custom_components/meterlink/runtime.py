@@ -1,0 +1,79 @@
+"""What a loaded config entry keeps, whatever transport reaches its meters.
+
+Every connection type (an RS-485 bus, a smart-MAC device, an EKM Push key, a Push3 gateway) is
+one config entry with its own runtime data, a subclass of `MeterLinkRuntimeData`. The shared code
+(setup, unload, platforms) only needs what the base class offers; code that belongs to one
+transport narrows the entry's runtime data with `runtime_of`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
+
+from .const import CONF_CONNECTION, CONNECTION_EKM_RS485
+
+
+class MeterLinkRuntimeData:
+    """Base of every entry's runtime data: a coordinator, and a connection to close."""
+
+    coordinator: DataUpdateCoordinator[Any]
+
+    async def async_close(self) -> None:
+        """Release the connection (a serial port, a stream) when the entry unloads."""
+
+    def diagnostics(self) -> dict[str, Any]:
+        """What a bug report needs beyond the entry itself; never keys, PINs or passwords."""
+        return {"last_update_success": self.coordinator.last_update_success}
+
+
+type MeterLinkConfigEntry = ConfigEntry[MeterLinkRuntimeData]
+
+# A platform's setup for one connection type: add that connection's entities of the platform.
+type PlatformSetup = Callable[[MeterLinkConfigEntry, AddConfigEntryEntitiesCallback], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """How `__init__` sets up and tears down one connection type."""
+
+    # Opens the connection, reads once (raising ConfigEntryNotReady / ConfigEntryAuthFailed)
+    # and returns the runtime data; the platforms are forwarded afterwards.
+    async_setup: Callable[[HomeAssistant, MeterLinkConfigEntry], Awaitable[MeterLinkRuntimeData]]
+    platforms: tuple[Platform, ...]
+    # Whether a device of this entry may be deleted by the user (it is no longer reported).
+    can_remove_device: Callable[[MeterLinkConfigEntry, str], bool] = lambda _entry, _ident: False
+
+
+def connection_of(entry: ConfigEntry) -> str:
+    """The entry's connection type (entries made before there was a choice are RS-485 buses)."""
+    connection: str = entry.data.get(CONF_CONNECTION, CONNECTION_EKM_RS485)
+    return connection
+
+
+def runtime_of[RuntimeT: MeterLinkRuntimeData](
+    entry: MeterLinkConfigEntry, kind: type[RuntimeT]
+) -> RuntimeT:
+    """The entry's runtime data as the transport's own class (a programming error otherwise)."""
+    runtime = entry.runtime_data
+    if not isinstance(runtime, kind):
+        msg = f"{entry.title} is a {connection_of(entry)} entry, not {kind.__name__}"
+        raise TypeError(msg)
+    return runtime
+
+
+def setup_platform(
+    setups: dict[str, PlatformSetup],
+    entry: MeterLinkConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Run the platform's setup for the entry's connection type, if it has entities there."""
+    if (setup := setups.get(connection_of(entry))) is not None:
+        setup(entry, async_add_entities)
