@@ -33,6 +33,8 @@ _V4_MARKERS = frozenset({"kWh_Scale", "State_Watts_Dir", "kWh_Ln_1", "Reactive_E
 _METER_MARKERS = frozenset({"kWh_Tot", "RMS_Volts_Ln_1", "Meter_Time", "kWh_Tariff_1"})
 RELIABILITY_FIELD = "Reliability_Ratio"
 _DROPPED = frozenset({"Good", "Request_Type"})
+# Identifiers and clock texts that merely look numeric ("1c" is hex, "10" a firmware code).
+_TEXT_FIELDS = frozenset({"Model", "Firmware", "Meter", "Meter_Address", "Date", "Time"})
 
 _NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")
 _INTEGER_RE = re.compile(r"[+-]?[0-9]+")
@@ -303,6 +305,11 @@ def _net_watts(
 def _keep_generic(values: dict[str, FieldValue], name: str, raw: object) -> None:
     """Any scalar as a number when it is one, else as short printable text; the rest is left."""
     if not name or len(name) > _MAX_TEXT or not name.isprintable():
+        return
+    if name in _TEXT_FIELDS and isinstance(raw, int | str) and not isinstance(raw, bool):
+        raw = str(raw)
+        if raw.strip() and len(raw) <= _MAX_TEXT and raw.isprintable():
+            values[name] = raw.strip()
         return
     value = number(raw)
     if value is not None:
