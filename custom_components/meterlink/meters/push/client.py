@@ -93,13 +93,16 @@ class PushClient:
             now=time.time(),
         )
 
-    async def read(self, addresses: Iterable[str] | None = None, *, count: int = 1) -> PushReadings:
+    async def read(
+        self, addresses: Iterable[str] | None = None, *, count: int = 1, isolate: bool = True
+    ) -> PushReadings:
         """The newest good read of every device in `addresses` (default: all the key sees).
 
         `count` reads per device are asked for (1..1000) and the newest good one kept, so a
         larger count rides over a few bad reads. A batch the API refuses as "no data" or
         "invalid meter" is split until the devices responsible are found; they are listed in
-        `missing` and the others still read. Other failures raise (see `interpret_readmeter`).
+        `missing` and the others still read (with `isolate=False` that API error is raised
+        instead). Other failures raise (see `interpret_readmeter`).
         """
         if addresses is None:
             wanted: Sequence[str] = (await self.discover()).devices
@@ -107,10 +110,10 @@ class PushClient:
             wanted = check_addresses(addresses)
         result = PushReadings()
         for batch in self.batches(wanted, count=count):
-            result = result.merged_with(await self._read_batch(batch, count))
+            result = result.merged_with(await self._read_batch(batch, count, isolate))
         return result
 
-    async def _read_batch(self, batch: tuple[str, ...], count: int) -> PushReadings:
+    async def _read_batch(self, batch: tuple[str, ...], count: int, isolate: bool) -> PushReadings:
         url = readmeter_url(self._api_url, self._key, batch, count=count)
         answer = await self._get(url, "EKM Push")
         try:
@@ -123,11 +126,13 @@ class PushClient:
                 requested=batch,
             )
         except (PushNoDataError, PushInvalidMeterError) as err:
+            if not isolate:
+                raise
             if len(batch) == 1:
                 return PushReadings(missing={batch[0]: str(err)})
         half = len(batch) // 2
-        first = await self._read_batch(batch[:half], count)
-        return first.merged_with(await self._read_batch(batch[half:], count))
+        first = await self._read_batch(batch[:half], count, isolate)
+        return first.merged_with(await self._read_batch(batch[half:], count, isolate))
 
     async def _get(self, url: str, what: str) -> Answer:
         """One request within the rate limit; a 429 is retried once when the wait is allowed."""

@@ -151,13 +151,11 @@ def error_for_code(
     if code == 429:
         return MeterRateLimitError(f"EKM Push: {detail}", retry_after=DEFAULT_RETRY_AFTER)
     if 1000 <= code < 1100:
-        return PushNoDataError(f"no data yet ({detail})", code=code, status=status)
+        return PushNoDataError(f"EKM Push {detail}", code=code, status=status)
     if 1100 <= code < 1200:
-        return PushQueryError(f"invalid parameter ({detail})", code=code, status=status)
+        return PushQueryError(f"EKM Push {detail}", code=code, status=status)
     if 1200 <= code < 1300:
-        return PushInvalidMeterError(
-            f"invalid meter for this key ({detail})", code=code, status=status
-        )
+        return PushInvalidMeterError(f"EKM Push {detail}", code=code, status=status)
     if 500 <= code < 600:
         return MeterServerError(f"EKM Push failed ({detail})", status=code)
     return MeterApiError(f"EKM Push error ({detail})", code=code, status=status)
