@@ -351,3 +351,23 @@ async def test_oversized_answer_is_refused(
     with pytest.raises(MeterFrameError, match="more than 100 bytes"):
         await push.read([V4_ADDRESS])
     assert push.api_url == sim.base_url
+
+
+@pytest.mark.parametrize("answer", [(200, "{}"), (404, "<html>moved</html>")])
+async def test_unusable_account_answer_falls_back_to_readmeter_of_everything(
+    sim: PushSimulator, client: Factory, answer: tuple[int, str]
+) -> None:
+    sim.faults.account_answer = answer
+    readings = await client().read()
+    assert set(readings.meters) == set(sim.meters)
+    assert set(readings.iostacks) == {STACK}
+    assert_truth(sim, readings)
+    assert sim.served[-1].devices == (*sim.meters, STACK)
+
+
+async def test_account_api_status_codes_are_not_papered_over(
+    sim: PushSimulator, client: Factory
+) -> None:
+    sim.faults.account_answer = (400, '{"status_code": 1103, "message": "Invalid parameter"}')
+    with pytest.raises(PushQueryError):
+        await client().read()

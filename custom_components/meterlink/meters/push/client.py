@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 import aiohttp
 
-from ..errors import MeterRateLimitError
+from ..errors import MeterApiError, MeterFrameError, MeterRateLimitError
 from .account import DEFAULT_ACCOUNT_URL, account_url, interpret_account
 from .models import PushInventory, PushReadings
 from .realtime import (
@@ -105,7 +105,14 @@ class PushClient:
         instead). Other failures raise (see `interpret_readmeter`).
         """
         if addresses is None:
-            wanted: Sequence[str] = (await self.discover()).devices
+            try:
+                wanted: Sequence[str] = (await self.discover()).devices
+            except (MeterFrameError, MeterApiError) as err:
+                # The Account API's layout is not published: when its answer cannot be used,
+                # readMeter without `meters` (all the key's devices, ekm.md §2.1) still works.
+                if isinstance(err, MeterApiError) and err.code is not None:
+                    raise
+                return await self._read_batch((), count, isolate)
         else:
             wanted = check_addresses(addresses)
         result = PushReadings()
@@ -128,8 +135,8 @@ class PushClient:
         except (PushNoDataError, PushInvalidMeterError) as err:
             if not isolate:
                 raise
-            if len(batch) == 1:
-                return PushReadings(missing={batch[0]: str(err)})
+            if len(batch) <= 1:
+                return PushReadings(missing=dict.fromkeys(batch, str(err)))
         half = len(batch) // 2
         first = await self._read_batch(batch[:half], count, isolate)
         return first.merged_with(await self._read_batch(batch[half:], count, isolate))
