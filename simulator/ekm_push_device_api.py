@@ -505,7 +505,7 @@ class DeviceApiSimulator:
             await response.prepare(request)
             for old in replay:
                 await self._write(response, old)
-            while (text := await queue.get()) is not None:
+            while (text := await _next_message(queue, request)) is not None:
                 await self._write(response, text)
         except ConnectionResetError:
             pass
@@ -645,6 +645,16 @@ class DeviceApiSimulator:
 
 
 # Helpers -----------------------------------------------------------------------------------
+
+
+async def _next_message(queue: asyncio.Queue[str | None], request: web.Request) -> str | None:
+    """The next message for a stream subscriber; None once the client has gone away."""
+    while True:
+        try:
+            return await asyncio.wait_for(queue.get(), 0.05)
+        except TimeoutError:
+            if request.transport is None or request.transport.is_closing():
+                return None
 
 
 async def _json_body(request: web.Request) -> Any:

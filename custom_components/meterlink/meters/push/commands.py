@@ -157,7 +157,7 @@ class CommandSpec:
         if not isinstance(given, Mapping):
             raise _invalid(f"{self.name} parameters must be a JSON object")
         if self.free_form:
-            return {str(key): _json_value(value, str(key)) for key, value in given.items()}
+            return {str(key): plain_json(value, str(key)) for key, value in given.items()}
         known = {param.name: param for param in self.params}
         unknown = sorted(str(key) for key in given if key not in known)
         if unknown:
@@ -182,8 +182,8 @@ def _invalid(message: str) -> InvalidParameterError:
     return InvalidParameterError(message)
 
 
-def _json_value(value: object, name: str, depth: int = 0) -> JsonValue:
-    """Check that a free-form value is plain JSON (it is sent as is)."""
+def plain_json(value: object, name: str, depth: int = 0) -> JsonValue:
+    """Check that a free-form value is plain, finite JSON (it is sent as is)."""
     if depth > 16:
         raise _invalid(f"{name} is nested too deeply")
     if value is None or isinstance(value, bool | int | str):
@@ -193,9 +193,9 @@ def _json_value(value: object, name: str, depth: int = 0) -> JsonValue:
             raise _invalid(f"{name} must be a finite number")
         return value
     if isinstance(value, list):
-        return [_json_value(item, name, depth + 1) for item in value]
+        return [plain_json(item, name, depth + 1) for item in value]
     if isinstance(value, dict):
-        return {str(key): _json_value(item, name, depth + 1) for key, item in value.items()}
+        return {str(key): plain_json(item, name, depth + 1) for key, item in value.items()}
     raise _invalid(f"{name} is not a JSON value")
 
 
@@ -483,3 +483,14 @@ def check_target_id(target: Target | str, target_id: object) -> str:
     elif re.fullmatch(r"[!-~]{1,64}", target_id) is None:
         raise _invalid("an ioStack target_id is 1 to 64 printable characters")
     return target_id
+
+
+_MAC = re.compile(r"[0-9a-fA-F]{2}([:-]?[0-9a-fA-F]{2}){5}")
+
+
+def normalize_gateway(mac: str) -> str:
+    """A Push3 gateway MAC as the API writes it: 12 lower-case hex digits."""
+    if not isinstance(mac, str) or _MAC.fullmatch(mac.strip()) is None:
+        msg = "the gateway is its MAC address: 12 hex digits (e.g. 4016fa0500cd)"
+        raise InvalidParameterError(msg)
+    return re.sub(r"[:-]", "", mac.strip()).lower()

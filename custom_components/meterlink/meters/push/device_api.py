@@ -41,7 +41,13 @@ from ..errors import (
     MeterPermissionError,
     MeterTimeoutError,
 )
-from .commands import JsonValue, Target, check_target_id, validate_command
+from .commands import (
+    JsonValue,
+    Target,
+    check_target_id,
+    normalize_gateway,
+    validate_command,
+)
 from .device_stream import (
     AnswerDemux,
     CommandAnswer,
@@ -161,7 +167,7 @@ class DeviceApiClient:
         self._key = check_token(key, "gateway or account key")
         self._api_url = validate_api_url(api_url)
         self._secure = urlsplit(self._api_url).scheme == "https"
-        self._gateway = gateway
+        self._gateway = normalize_gateway(gateway) if gateway else None
         if answer_timeout <= 0 or request_timeout <= 0:
             msg = "timeouts are positive"
             raise InvalidParameterError(msg)
