@@ -164,6 +164,9 @@ class DeviceApiSimulator:
         self._delays = (min_delay, max_delay)
         self.delay_for: Callable[[SentCommand], float | None] = self._random_delay
         self.split_writes = False  # write each stream message in two pieces
+        self.binary_frames = False  # websocket messages as binary frames
+        self.stream_status: int | None = None  # answer /sub and /ws with this HTTP status
+        self.own_channel_ids = False  # ignore the client's response_channel_id
         self.requests: list[ServedRequest] = []
         self.commands: list[SentCommand] = []
         self.answers: dict[str, dict[str, Any]] = {}
@@ -227,6 +230,15 @@ class DeviceApiSimulator:
         found.backlog.append(text)
         for queue in found.subscribers:
             queue.put_nowait(text)
+
+    def kick_subscribers(self) -> int:
+        """End every open stream and websocket (a push server restarting); how many ended."""
+        count = 0
+        for channel in self._channels.values():
+            for queue in channel.subscribers:
+                queue.put_nowait(None)
+                count += 1
+        return count
 
     def _random_delay(self, command: SentCommand) -> float:
         return self._random.uniform(*self._delays)
@@ -302,7 +314,9 @@ class DeviceApiSimulator:
                 raise _BadRequest("params must be a JSON object")
             self._device_gateway(token, gateways, target, target_id)
             execute = self._prepare(target, target_id, command, params)
-            channel = _opt_str(body, "response_channel_id") or f"response_{uuid.uuid4().hex}"
+            channel = _opt_str(body, "response_channel_id") or ""
+            if self.own_channel_ids or not channel:
+                channel = f"response_{uuid.uuid4().hex}"
             if _CHANNEL.fullmatch(channel) is None or "." in channel:
                 raise _BadRequest("invalid response_channel_id")
         except _Refused as err:
@@ -495,7 +509,15 @@ class DeviceApiSimulator:
         replay = list(channel.backlog)[-count:] if count else []
         return channel, replay
 
+    def _refused_stream(self, request: web.Request) -> web.Response | None:
+        if self.stream_status is None:
+            return None
+        text = f"stream refused ({self.stream_status})"
+        return self._refuse(request, self.stream_status, text, None)
+
     async def _subscribe_stream(self, request: web.Request) -> web.StreamResponse:
+        if (refused := self._refused_stream(request)) is not None:
+            return refused
         channel, replay = self._open(request)
         queue: asyncio.Queue[str | None] = asyncio.Queue()
         channel.subscribers.add(queue)
@@ -522,7 +544,15 @@ class DeviceApiSimulator:
             data = data[half:]
         await response.write(data)
 
-    async def _subscribe_websocket(self, request: web.Request) -> web.WebSocketResponse:
+    async def _send_frame(self, websocket: web.WebSocketResponse, text: str) -> None:
+        if self.binary_frames:
+            await websocket.send_bytes(text.encode())
+        else:
+            await websocket.send_str(text)
+
+    async def _subscribe_websocket(self, request: web.Request) -> web.StreamResponse:
+        if (refused := self._refused_stream(request)) is not None:
+            return refused
         channel, replay = self._open(request)
         queue: asyncio.Queue[str | None] = asyncio.Queue()
         websocket = web.WebSocketResponse()
@@ -539,9 +569,9 @@ class DeviceApiSimulator:
         reader = asyncio.create_task(until_closed())
         try:
             for old in replay:
-                await websocket.send_str(old)
+                await self._send_frame(websocket, old)
             while (text := await queue.get()) is not None:
-                await websocket.send_str(text)
+                await self._send_frame(websocket, text)
         except ConnectionResetError:
             pass
         finally:

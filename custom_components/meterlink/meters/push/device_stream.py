@@ -191,7 +191,7 @@ def parse_answer(message: object) -> CommandAnswer:
     return CommandAnswer(
         msg_id=msg_id,
         success=success,
-        error=None if error is None or error == "" else _text(error),
+        error=None if error is None else (_text(error) or None),
         data=_plain(message.get("data")),
         timestamp=None if timestamp is None else float(timestamp),
     )
