@@ -441,3 +441,102 @@ def test_unknown_condition_types_survive_a_listing() -> None:
     assert isinstance(condition, OtherCondition)
     assert condition.type == "geo"
     assert trigger.as_json()["conditions"] == [{"type": "geo", "r": 5}]
+
+
+DEEP: Any = 1
+for _ in range(40):
+    DEEP = [DEEP]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"trigger_name": "x", "conditions": ["c"]},
+        {"trigger_name": "x", "conditions": [{"type": "rrule"}]},
+        {"trigger_name": "x", "conditions": [{"type": "data", "field": "kWh_Tot"}]},
+        {"trigger_name": "x", "actions": [5]},
+        {"trigger_name": "x", "actions": [{"target": "meter"}]},
+        {"trigger_name": "x", "actions": {}},
+        {"conditions": []},
+        {"trigger_name": "x", "extras": {"a": DEEP}},
+        {"trigger_name": "x", "extras": {"a": object()}},
+    ],
+)
+def test_malformed_api_triggers_are_frame_errors(value: dict[str, Any]) -> None:
+    with pytest.raises(MeterFrameError):
+        parse_trigger(value)
+
+
+def test_api_numbers_written_in_any_form() -> None:
+    trigger = parse_trigger(
+        {
+            "trigger_name": "t",
+            "enabled": 1,
+            "extras": None,
+            "conditions": [
+                {"type": "data", "source": "meter", "source_id": V4, "field": "kWh_Tot",
+                 "threshold_test": ">", "threshold_value": [1], "duration": True,
+                 "hysteresis": "NaN", "tolerance": 1e-3, "continuous": "no"}
+            ],
+            "actions": [
+                {"target": "gateway", "command": "sendEmail", "params": "x", "target_id": 5}
+            ],
+        }
+    )  # fmt: skip
+    (condition,) = trigger.conditions
+    assert isinstance(condition, DataCondition)
+    assert condition.threshold_value is None
+    assert condition.duration is None
+    assert condition.hysteresis is None
+    assert condition.tolerance == 1e-3
+    assert condition.continuous is None
+    assert trigger.enabled is True
+    assert trigger.actions == (TriggerAction("gateway", "sendEmail"),)
+
+
+def test_models_built_in_code_serialise_and_validate() -> None:
+    condition = DataCondition(
+        "meter", V4, "RMS_Watts_Tot", ">=", 5000, hysteresis=120, continuous=True
+    )
+    assert condition.as_json() == {
+        "type": "data", "source": "meter", "source_id": V4, "field": "RMS_Watts_Tot",
+        "threshold_test": ">=", "threshold_value": 5000, "hysteresis": 120, "continuous": True,
+    }  # fmt: skip
+    params = {"relay": "Relay_1", "status": "open", "duration": 0}
+    action = TriggerAction("meter", "SetRelay", V4, params)
+    trigger = Trigger("load shed", (condition,), (action,), extras={"note": "x"})
+    assert validate_trigger(trigger) == trigger.writable_json()
+    with pytest.raises(InvalidParameterError):
+        validate_trigger(trigger_for(trigger_name="x" * 201))
+    with pytest.raises(InvalidParameterError):
+        validate_trigger([1])  # type: ignore[arg-type]
+
+
+async def test_unexpected_api_answers(session: aiohttp.ClientSession) -> None:
+    """A stand-in API answering with shapes the simulator never sends."""
+    from aiohttp import web
+
+    answers = {"GET": b'{"triggers": []}', "POST": b"<html>", "PUT": b'{"ok": 1}', "DELETE": b""}
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=answers[request.method], content_type="application/json")
+
+    app = web.Application()
+    app.router.add_route("*", "/api/trigger", handler)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    api = triggers(session, f"http://127.0.0.1:{port}")
+    uuid = "058f3dba18cb11edbdf452540000ef9a"
+    try:
+        with pytest.raises(TriggerNotFoundError):
+            await api.get(uuid)
+        with pytest.raises(MeterFrameError):
+            await api.create(GATEWAY, trigger_for())
+        with pytest.raises(MeterFrameError):
+            await api.update(uuid, {"enabled": False})
+        assert await api.delete(uuid) == {}
+    finally:
+        await runner.cleanup()
