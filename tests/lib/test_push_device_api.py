@@ -718,7 +718,7 @@ async def test_oversized_and_slow_api_answers(session: aiohttp.ClientSession) ->
     base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
     try:
         big = DeviceApiClient(session, OWNER_TOKEN, GATEWAY_KEY, api_url=f"{base}/huge")
-        with pytest.raises(MeterFrameError):
+        with pytest.raises(MeterFrameError, match="larger than"):
             await big.send("meter", V4, "GetSchedules")
         late = DeviceApiClient(
             session, OWNER_TOKEN, GATEWAY_KEY, api_url=f"{base}/slow", request_timeout=0.2
