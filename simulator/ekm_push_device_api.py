@@ -184,6 +184,7 @@ class DeviceApiSimulator:
         app.router.add_get("/ws/{channel}", self._subscribe_websocket)
         app.router.add_route("*", "/api/trigger", self._trigger)
         app.on_shutdown.append(self._on_shutdown)
+        app.on_cleanup.append(self._on_cleanup)
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve on its own; returns the base URL (`http://host:port`)."""
@@ -199,14 +200,22 @@ class DeviceApiSimulator:
 
     async def stop(self) -> None:
         """Stop serving and drop pending answers; safe to call twice."""
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
+        await self._cancel_answers()
+
+    async def _on_cleanup(self, app: web.Application) -> None:
+        await self._cancel_answers()
+
+    async def _cancel_answers(self) -> None:
+        """Drop answers not yet published (also when mounted on another simulator's app)."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def _on_shutdown(self, app: web.Application) -> None:
         for channel in self._channels.values():

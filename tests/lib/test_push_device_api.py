@@ -728,3 +728,31 @@ async def test_oversized_and_slow_api_answers(session: aiohttp.ClientSession) ->
     finally:
         release.set()
         await runner.cleanup()
+
+
+async def test_install_mounts_onto_another_app(session: aiohttp.ClientSession) -> None:
+    """The Push simulator mounts these routes next to its own; cleanup drops pending answers."""
+    sim = make_simulator()
+    sim.delay_for = lambda sent: 0.05 if sent.command == "GetSchedules" else 30
+    async def read_meter(request: web.Request) -> web.Response:
+        return web.json_response({"readMeter": {}})
+
+    app = web.Application()
+    app.router.add_get("/readMeter", read_meter)
+    sim.install(app)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    api = DeviceApiClient(session, OWNER_TOKEN, GATEWAY_KEY, api_url=f"http://127.0.0.1:{port}")
+    try:
+        assert (await api.send("meter", V4, "GetSchedules")).success
+        await api.queue("meter", V4, "GetTariffData")  # answered in 30 s: still pending
+        async with session.get(f"http://127.0.0.1:{port}/readMeter") as response:
+            assert response.status == 200
+    finally:
+        await api.close()
+        await runner.cleanup()
+    assert len(sim.commands) == 2
+    assert list(sim.answers) == [sim.commands[0].msg_id]
