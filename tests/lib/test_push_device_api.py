@@ -734,6 +734,7 @@ async def test_install_mounts_onto_another_app(session: aiohttp.ClientSession) -
     """The Push simulator mounts these routes next to its own; cleanup drops pending answers."""
     sim = make_simulator()
     sim.delay_for = lambda sent: 0.05 if sent.command == "GetSchedules" else 30
+
     async def read_meter(request: web.Request) -> web.Response:
         return web.json_response({"readMeter": {}})
 
