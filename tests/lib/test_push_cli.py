@@ -127,8 +127,8 @@ async def test_missing_devices_are_noted_on_stderr(
 @pytest.mark.parametrize(
     ("fault", "value", "code", "reason"),
     [
-        ("http_status", 401, 6, "key refused"),
-        ("http_status", 403, 6, "key refused"),
+        ("http_status", 401, 6, "key or token refused"),
+        ("http_status", 403, 6, "key or token refused"),
         ("http_status", 429, 9, "rate limited"),
         ("http_status", 503, 13, "EKM Push server error"),
         ("http_status", 404, 14, "EKM Push API error"),

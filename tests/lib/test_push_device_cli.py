@@ -14,10 +14,6 @@ from collections.abc import AsyncIterator
 import pytest
 
 from custom_components.meterlink.meters import cli
-from custom_components.meterlink.meters.push.device_cli import (
-    DEVICE_EXIT_CODES,
-    register_push_device,
-)
 from simulator.ekm_push_device_api import DeviceApiSimulator
 
 from .test_push_device_api import (
@@ -30,13 +26,6 @@ from .test_push_device_api import (
     make_simulator,
 )
 from .test_push_triggers import SEED_CREATE, trigger_for
-
-
-@pytest.fixture(autouse=True)
-def push_family(monkeypatch: pytest.MonkeyPatch) -> None:
-    family = cli.Family("push", "EKM Push", register_push_device, DEVICE_EXIT_CODES)
-    others = tuple(f for f in cli.FAMILIES if f.name != "push")
-    monkeypatch.setattr(cli, "FAMILIES", (*others, family))
 
 
 @pytest.fixture
@@ -141,7 +130,7 @@ async def test_read_only_token_and_timeout_exit_codes(
 ) -> None:
     simulator, url = sim
     argv = ["--target-id", V4, "--command", "GetSchedules"]
-    assert await run("push", "command", *auth(url, READ_TOKEN), *argv) == 10
+    assert await run("push", "command", *auth(url, READ_TOKEN), *argv) == 15
     err = single_line(capsys.readouterr().err)
     assert "not permitted" in err
     assert READ_TOKEN not in err
@@ -181,7 +170,7 @@ async def test_triggers_round_trip(
     assert json.loads(capsys.readouterr().out)["trigger_uuid"] == uuid
     assert simulator.triggers == {}
 
-    assert await run("push", "triggers", "get", *auth(url), "--uuid", uuid) == 11
+    assert await run("push", "triggers", "get", *auth(url), "--uuid", uuid) == 16
     assert "no such trigger" in single_line(capsys.readouterr().err)
 
 

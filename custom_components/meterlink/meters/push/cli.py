@@ -21,31 +21,40 @@ import aiohttp
 from ..errors import (
     MeterApiError,
     MeterAuthError,
+    MeterCommandError,
     MeterConnectionError,
     MeterError,
     MeterFrameError,
+    MeterPermissionError,
     MeterRateLimitError,
     MeterServerError,
     MeterTimeoutError,
 )
 from .client import PushClient
+from .device_api import AnswerTimeoutError
+from .device_cli import add_device_actions
 from .models import PushInventory, PushReadings
 from .push3 import Push3Client, gateway_unique_id
 from .realtime import DEFAULT_API_URL
 from .status import PushInvalidMeterError, PushNoDataError, PushQueryError
+from .triggers import TriggerNotFoundError
 
 KEY_ENVIRONMENT = "EKM_PUSH_KEY"
 """Read when --key is not given, so the key need not appear in the process list."""
 
 # Checked before the commissioning tool's own table, first match wins.
 PUSH_EXIT_CODES: tuple[tuple[type[MeterError], int, str], ...] = (
+    (AnswerTimeoutError, 4, "no answer from the device"),
+    (TriggerNotFoundError, 16, "no such trigger"),
     (MeterRateLimitError, 9, "rate limited"),
     (PushNoDataError, 10, "no data yet"),
     (PushInvalidMeterError, 11, "invalid meter for this key"),
     (PushQueryError, 12, "query refused"),
-    (MeterAuthError, 6, "key refused"),
+    (MeterPermissionError, 15, "not permitted"),
+    (MeterAuthError, 6, "key or token refused"),
     (MeterServerError, 13, "EKM Push server error"),
     (MeterApiError, 14, "EKM Push API error"),
+    (MeterCommandError, 7, "the device reported failure"),
     (MeterTimeoutError, 4, "timeout"),
     (MeterConnectionError, 3, "cannot reach EKM Push"),
     (MeterFrameError, 5, "malformed response"),
@@ -84,8 +93,7 @@ def register_push(subparsers: argparse._SubParsersAction[Any]) -> None:
     read.set_defaults(handler=handle_push_read)
     discover = actions.add_parser("discover", parents=[common], help="gateways and devices")
     discover.set_defaults(handler=handle_push_discover)
-    # Further `push` actions (sendCommand, triggers) register on `actions` here, e.g.
-    # `add_device_actions(actions)`.
+    add_device_actions(actions)  # command, triggers (Device Settings and Trigger APIs)
 
 
 def register_push3(subparsers: argparse._SubParsersAction[Any]) -> None:

@@ -4,7 +4,7 @@
 (one line in the family's register function). `command` prints the device's answer as JSON and
 exits 0 only when the device reports success; `triggers` prints the API's JSON. Every input is
 checked before a request is made, so a typo costs nothing on the gateway: the tool exits
-non-zero with one line naming the reason (see `DEVICE_EXIT_CODES`).
+non-zero with one line naming the reason (see `PUSH_EXIT_CODES` in cli.py).
 """
 
 from __future__ import annotations
@@ -17,18 +17,11 @@ import aiohttp
 
 from ..errors import (
     InvalidParameterError,
-    MeterApiError,
-    MeterAuthError,
-    MeterCommandError,
-    MeterConnectionError,
-    MeterError,
-    MeterPermissionError,
 )
 from .commands import COMMANDS, Target, check_target_id, normalize_gateway, validate_command
 from .device_api import (
     DEFAULT_ANSWER_TIMEOUT,
     DEFAULT_API_URL,
-    AnswerTimeoutError,
     DeviceApiClient,
     StreamTransport,
     raise_for_failure,
@@ -36,21 +29,11 @@ from .device_api import (
 )
 from .triggers import (
     TriggerClient,
-    TriggerNotFoundError,
     check_trigger_uuid,
     validate_trigger,
 )
 
 # Checked before the tool's own table (first match wins): web-API refusals get their own codes.
-DEVICE_EXIT_CODES: tuple[tuple[type[MeterError], int, str], ...] = (
-    (AnswerTimeoutError, 4, "no answer from the device"),
-    (TriggerNotFoundError, 11, "no such trigger"),
-    (MeterPermissionError, 10, "not permitted"),
-    (MeterAuthError, 6, "token or key refused"),
-    (MeterApiError, 11, "the API refused the request"),
-    (MeterCommandError, 7, "the device reported failure"),
-    (MeterConnectionError, 3, "cannot reach the API"),
-)
 
 TRIGGER_ACTIONS = ("list", "get", "create", "update", "delete")
 
@@ -92,12 +75,6 @@ def add_device_actions(actions: argparse._SubParsersAction[Any]) -> None:
     triggers.add_argument("--uuid", help="the trigger (get, update, delete)")
     triggers.add_argument("--trigger", metavar="JSON", help="the trigger object (create, update)")
     triggers.set_defaults(handler=handle_triggers)
-
-
-def register_push_device(families: argparse._SubParsersAction[Any]) -> None:
-    """A stand-alone `push` family with only these actions (for tests and before merging)."""
-    push = families.add_parser("push", help="EKM Push3 gateways (cloud APIs)")
-    add_device_actions(push.add_subparsers(dest="action", metavar="ACTION", required=True))
 
 
 def _json_argument(text: str, what: str) -> Any:
