@@ -175,16 +175,25 @@ async def test_a_device_busy_with_another_client_is_waited_out_not_hammered(
 @pytest.mark.usefixtures("unload_all")
 @pytest.mark.parametrize("mode", list(Offline))
 async def test_an_offline_device_can_be_added_once_back(
-    hass: HomeAssistant, smartmac_sim: SmartMacSimulator, mode: Offline
+    hass: HomeAssistant,
+    smartmac_sim: SmartMacSimulator,
+    smartmac_clock: SmartMacClock,
+    mode: Offline,
 ) -> None:
     await smartmac_sim.set_offline(mode, SMARTMAC_D101)
     result = await start_flow(hass)
     result = await submit(hass, result, user_input(smartmac_sim, SMARTMAC_D101))
     assert result["errors"] == {CONF_HOST: "smartmac_cannot_connect"}
 
+    # The failed attempt counts against the budget (the device may have seen it), so an
+    # immediate retry is answered with the wait instead of a second request.
     await smartmac_sim.set_online(SMARTMAC_D101)
     result = await submit(hass, result, user_input(smartmac_sim, SMARTMAC_D101))
+    assert result["errors"] == {"base": "smartmac_rate_limited"}
+    smartmac_clock.now += int(result["description_placeholders"]["seconds"])
+    result = await submit(hass, result, user_input(smartmac_sim, SMARTMAC_D101))
     assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert served(smartmac_sim, SMARTMAC_D101) == ["ok"]
 
 
 @pytest.mark.parametrize(
@@ -218,7 +227,9 @@ async def not_a_meter() -> AsyncIterator[str]:
     """A web server that answers every request with a page that is no reading."""
 
     async def page(_request: web.Request) -> web.Response:
-        return web.Response(text="<html><body>router status</body></html>", content_type="text/html")
+        return web.Response(
+            text="<html><body>router status</body></html>", content_type="text/html"
+        )
 
     app = web.Application()
     app.router.add_get("/", page)
@@ -341,6 +352,7 @@ async def moved_sim(smartmac_clock: SmartMacClock) -> AsyncIterator[SmartMacSimu
 async def test_reconfigure_follows_the_device_to_its_new_address(
     hass: HomeAssistant,
     smartmac_sim: SmartMacSimulator,
+    smartmac_clock: SmartMacClock,
     moved_sim: SmartMacSimulator,
     make_smartmac_entry: SmartMacEntryBuilder,
 ) -> None:
@@ -356,6 +368,7 @@ async def test_reconfigure_follows_the_device_to_its_new_address(
     assert result["errors"] == {CONF_HOST: "smartmac_cannot_connect"}
 
     await moved_sim.set_online()
+    smartmac_clock.now += moved_sim.devices[SMARTMAC_D103].interval
     result = await submit(hass, result, {CONF_HOST: new_host, CONF_DEVICE_ID: SMARTMAC_D103})
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "smartmac_reconfigure_successful"
@@ -365,6 +378,20 @@ async def test_reconfigure_follows_the_device_to_its_new_address(
     assert entry.state is ConfigEntryState.LOADED
     # The reloaded entry started with the flow's reading: one request at the new address.
     assert served(moved_sim, SMARTMAC_D103) == ["ok"]
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_reconfigure_to_the_same_address_reuses_the_recent_reading(
+    hass: HomeAssistant, smartmac_sim: SmartMacSimulator, make_smartmac_entry: SmartMacEntryBuilder
+) -> None:
+    entry = await setup_entry(hass, make_smartmac_entry(SMARTMAC_D101))
+    result = check_config(await entry.start_reconfigure_flow(hass))
+    result = await submit(hass, result, user_input(smartmac_sim, SMARTMAC_D101))
+    assert result["reason"] == "smartmac_reconfigure_successful"
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    # Setup, check and reload: one request; a standard device would have refused a second.
+    assert served(smartmac_sim, SMARTMAC_D101) == ["ok"]
     await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -441,6 +468,19 @@ async def test_options_are_stored_clamped_and_applied(
     await hass.config_entries.async_unload(entry.entry_id)
 
 
+async def test_options_without_pulse_channels(
+    hass: HomeAssistant, make_smartmac_entry: SmartMacEntryBuilder
+) -> None:
+    entry = make_smartmac_entry(SMARTMAC_D101)
+    entry.add_to_hass(hass)
+    result = check_options(await hass.config_entries.options.async_init(entry.entry_id))
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_SCAN_INTERVAL: 300, CONF_RELAY_POLARITY: "vendor"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options == {CONF_SCAN_INTERVAL: 300, CONF_RELAY_POLARITY: "vendor"}
+
+
 async def test_a_stored_interval_the_device_cannot_serve_is_not_used(
     hass: HomeAssistant, smartmac_sim: SmartMacSimulator, make_smartmac_entry: SmartMacEntryBuilder
 ) -> None:
@@ -455,9 +495,9 @@ async def test_a_stored_interval_the_device_cannot_serve_is_not_used(
     await setup_entry(hass, entry)
     coordinator = entry.runtime_data.coordinator
     assert coordinator.update_interval is not None
-    assert coordinator.update_interval.total_seconds() == smartmac_sim.devices[
-        SMARTMAC_D103
-    ].interval
+    assert (
+        coordinator.update_interval.total_seconds() == smartmac_sim.devices[SMARTMAC_D103].interval
+    )
     await hass.config_entries.async_unload(entry.entry_id)
 
 

@@ -8,6 +8,7 @@ the shared fake clock plus Home Assistant's scheduler, moved together by `smartm
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 from datetime import timedelta
@@ -43,7 +44,7 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
-from custom_components.meterlink.const import CONF_SCAN_INTERVAL, DOMAIN
+from custom_components.meterlink.const import CONF_MODEL, CONF_SCAN_INTERVAL, DOMAIN
 from custom_components.meterlink.descriptions.smartmac import SENSORS
 from custom_components.meterlink.diagnostics import async_get_config_entry_diagnostics
 from custom_components.meterlink.smartmac_coordinator import (
@@ -150,7 +151,9 @@ async def test_every_served_value_is_an_entity_with_the_served_value(
     assert len(sensors) == len(expected) + len(pulse_totals)
     relay = _state(hass, _entity_id(hass, SWITCH_DOMAIN, devid, "load_relay"))
     assert relay.state == (STATE_ON if device.relay_on else STATE_OFF)
-    device_entry = dr.async_get(hass).async_get_device({(DOMAIN, f"smartmac_{devid}")})
+    device_entry = dr.async_get(hass).async_get_device_by_identifier(
+        (DOMAIN, f"smartmac_{devid}"), entry.entry_id
+    )
     assert device_entry is not None
     assert device_entry.model == SMARTMAC_MODELS[devid][0].value
     assert device_entry.serial_number == devid
@@ -203,6 +206,27 @@ async def test_pulse_totals_use_the_weight_and_unit_of_the_channel(
     assert float(total_1.state) == numbers["TCh1"]  # channel 1 left at its default
 
 
+@pytest.mark.usefixtures("unload_all")
+async def test_a_model_not_known_to_the_entry_still_gives_entities(
+    hass: HomeAssistant, make_smartmac_entry: SmartMacEntryBuilder
+) -> None:
+    built = make_smartmac_entry(SMARTMAC_D101)
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title=built.title,
+        unique_id=built.unique_id,
+        data={**built.data, CONF_MODEL: "D999"},
+        options=dict(built.options),
+    )
+    await setup_entry(hass, entry)
+    assert _state(hass, _entity_id(hass, "sensor", SMARTMAC_D101, "voltage")).state != STATE_UNKNOWN
+    device_entry = dr.async_get(hass).async_get_device_by_identifier(
+        (DOMAIN, f"smartmac_{SMARTMAC_D101}"), entry.entry_id
+    )
+    assert device_entry is not None
+    assert device_entry.model is None
+
+
 def test_options_that_make_no_sense_fall_back_to_defaults() -> None:
     options = SmartMacOptions.from_entry(
         {},
@@ -245,7 +269,9 @@ async def test_keys_the_table_does_not_know_become_disabled_generic_sensors(
 ) -> None:
     entry = await setup_entry(hass, make_smartmac_entry(SMARTMAC_D103X))
     registry = er.async_get(hass)
-    assert registry.async_get_entity_id("sensor", DOMAIN, f"smartmac_{SMARTMAC_D103X}_raw_Q") is None
+    assert (
+        registry.async_get_entity_id("sensor", DOMAIN, f"smartmac_{SMARTMAC_D103X}_raw_Q") is None
+    )
 
     # A key appears later (firmware update) and a known one stops being a number.
     _served_with(smartmac_sim.devices[SMARTMAC_D103X], monkeypatch, Q="1.5", V1="n/a")
@@ -394,7 +420,7 @@ async def test_the_relay_switches_within_the_budget_and_shows_what_the_device_re
     assert _state(hass, relay).state == STATE_OFF
 
     assert outcomes(device) == ["ok", "ok", "ok"]
-    gaps = [later - earlier for earlier, later in zip(device.request_times, device.request_times[1:])]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(device.request_times)]
     assert min(gaps) >= device.interval
 
 

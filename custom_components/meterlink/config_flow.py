@@ -50,6 +50,7 @@ from homeassistant.helpers.service_info.usb import UsbServiceInfo
 from homeassistant.helpers.typing import UNDEFINED, UndefinedType
 
 from . import coordinator
+from .config_flow_smartmac import SmartMacConfigFlowMixin, SmartMacOptionsFlow
 from .const import (
     CONF_ADDRESS,
     CONF_CONNECTION,
@@ -72,7 +73,6 @@ from .const import (
     MIN_SETTINGS_INTERVAL,
     SUBENTRY_METER,
 )
-from .config_flow_smartmac import SmartMacConfigFlowMixin, SmartMacOptionsFlow
 from .coordinator import ekm_bus_runtime
 from .meters.ekm.bus import EkmBus
 from .meters.ekm.frames import normalize_address

@@ -57,6 +57,9 @@ from .smartmac_options import (
     model_of,
 )
 
+# Selector option labels live in translations under selector.<key>.
+POLARITY_SELECTOR: Final = "smartmac_relay_polarity"
+PULSE_KIND_SELECTOR: Final = "smartmac_pulse_kind"
 FLOW_MAX_WAIT: Final = 10.0  # a form waits this long for the device's budget, then says so
 BASE: Final = "base"
 
@@ -312,7 +315,7 @@ def _options_schema(extended: bool, *, pulses: bool) -> probatio.Schema:
         probatio.Required(CONF_RELAY_POLARITY): SelectSelector(
             SelectSelectorConfig(
                 options=[polarity.value for polarity in RelayPolarity],
-                translation_key="smartmac_relay_polarity",
+                translation_key=POLARITY_SELECTOR,
                 mode=SelectSelectorMode.LIST,
             )
         ),
@@ -322,7 +325,7 @@ def _options_schema(extended: bool, *, pulses: bool) -> probatio.Schema:
             fields[probatio.Required(conf_pulse_kind(channel))] = SelectSelector(
                 SelectSelectorConfig(
                     options=[kind.value for kind in PulseKind],
-                    translation_key="smartmac_pulse_kind",
+                    translation_key=PULSE_KIND_SELECTOR,
                     mode=SelectSelectorMode.DROPDOWN,
                 )
             )

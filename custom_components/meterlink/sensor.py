@@ -1,4 +1,4 @@
-"""Sensors of EKM meters (energy, power, voltage, current, the meter clock) and smart-MAC devices."""
+"""Sensors of EKM meters (energy, power, voltage, current, meter clock) and smart-MAC devices."""
 
 from __future__ import annotations
 

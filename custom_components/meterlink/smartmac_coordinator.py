@@ -63,7 +63,8 @@ class SmartMacCoordinator(DataUpdateCoordinator[SmartMacReading]):
     @override
     async def _async_update_data(self) -> SmartMacReading:
         """Read the device; a reading the flow or a reload just made is used as it is."""
-        if self.data is None and (recent := self.link.recent_reading()) is not None:
+        shown: SmartMacReading | None = self.data  # None until the first reading
+        if shown is None and (recent := self.link.recent_reading()) is not None:
             return self._fresh(recent)
         try:
             reading = await self.link.read(max_wait=POLL_MAX_WAIT)
@@ -103,7 +104,8 @@ class SmartMacCoordinator(DataUpdateCoordinator[SmartMacReading]):
         """
         wait = max(err.retry_after or self.link.client.interval, 1.0)
         age = self.link.age
-        if self.data is None or age is None or age + wait > self.stale_after:
+        shown: SmartMacReading | None = self.data  # None until the first reading
+        if shown is None or age is None or age + wait > self.stale_after:
             raise UpdateFailed(
                 translation_domain=DOMAIN,
                 translation_key="smartmac_rate_limited",
@@ -117,7 +119,7 @@ class SmartMacCoordinator(DataUpdateCoordinator[SmartMacReading]):
             self._backing_off = True
             LOGGER.debug("%s: request budget used up, next poll in %.0f s", self.name, wait)
         self.update_interval = timedelta(seconds=wait)
-        return self.data
+        return shown
 
     async def async_set_relay(self, on: bool) -> None:
         """Switch the load relay and publish what the device reports back.

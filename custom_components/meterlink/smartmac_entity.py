@@ -34,7 +34,9 @@ from .smartmac_options import model_of
 MANUFACTURER_SMARTMAC = "smart-MAC"
 
 
-def smartmac_device_info(entry: MeterLinkConfigEntry, coordinator: SmartMacCoordinator) -> DeviceInfo:
+def smartmac_device_info(
+    entry: MeterLinkConfigEntry, coordinator: SmartMacCoordinator
+) -> DeviceInfo:
     """The device: model as detected from its reading, and its own web page."""
     device_id: str = entry.data[CONF_DEVICE_ID]
     model = model_of(entry.data)

@@ -122,9 +122,7 @@ def _energy(
 def _quantities(prefix: str, suffix: str, *, line: bool) -> list[SmartMacSensorEntityDescription]:
     """Voltage, current, power, reverse power, power factor, frequency of a line or the total."""
     return [
-        _sensor(
-            f"{prefix}voltage", f"V{suffix}", SensorDeviceClass.VOLTAGE, "V", precision=1
-        ),
+        _sensor(f"{prefix}voltage", f"V{suffix}", SensorDeviceClass.VOLTAGE, "V", precision=1),
         _sensor(
             f"{prefix}current",
             f"A{suffix}",
@@ -144,7 +142,11 @@ def _quantities(prefix: str, suffix: str, *, line: bool) -> list[SmartMacSensorE
             enabled=not line,
         ),
         _sensor(
-            f"{prefix}power_factor", f"PF{suffix}", SensorDeviceClass.POWER_FACTOR, None, precision=2
+            f"{prefix}power_factor",
+            f"PF{suffix}",
+            SensorDeviceClass.POWER_FACTOR,
+            None,
+            precision=2,
         ),
     ]
 
