@@ -8,6 +8,7 @@ and in which unit, only the user knows.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -87,7 +88,7 @@ def default_scan_interval(extended: bool) -> int:
 
 def clamp_scan_interval(seconds: float, extended: bool) -> int:
     """`seconds` within what the model allows (its budget) and an hour."""
-    return int(min(max(round(seconds), min_scan_interval(extended)), MAX_SCAN_INTERVAL))
+    return int(min(max(seconds, min_scan_interval(extended)), MAX_SCAN_INTERVAL) + 0.5)
 
 
 def default_options(model: SmartMacModel, extended: bool) -> dict[str, Any]:
@@ -121,19 +122,34 @@ class SmartMacOptions:
 
     @classmethod
     def from_entry(cls, data: Mapping[str, Any], options: Mapping[str, Any]) -> SmartMacOptions:
-        """Read the options of an entry whose data says which model it is."""
-        extended = bool(data.get(CONF_EXTENDED, False))
-        interval = options.get(CONF_SCAN_INTERVAL, default_scan_interval(extended))
-        try:
-            polarity = RelayPolarity(options.get(CONF_RELAY_POLARITY, RelayPolarity.VENDOR_DOC))
-        except ValueError:
-            polarity = RelayPolarity.VENDOR_DOC
+        """Read the options of an entry whose data says which model it is.
+
+        Whatever is stored (an older version, a hand-edited file), the result is usable: a
+        value that makes no sense is replaced by its default rather than failing the setup.
+        """
+        extended = data.get(CONF_EXTENDED) is True
+        interval = _number(options.get(CONF_SCAN_INTERVAL), default_scan_interval(extended))
+        polarity = _member(
+            RelayPolarity, options.get(CONF_RELAY_POLARITY), RelayPolarity.VENDOR_DOC
+        )
         pulse: dict[int, PulseChannel] = {}
         for channel in PULSE_CHANNELS:
-            try:
-                kind = PulseKind(options.get(conf_pulse_kind(channel), PulseKind.PULSES))
-            except ValueError:
-                kind = PulseKind.PULSES
-            weight = float(options.get(conf_pulse_weight(channel), DEFAULT_PULSE_WEIGHT))
+            kind = _member(PulseKind, options.get(conf_pulse_kind(channel)), PulseKind.PULSES)
+            weight = _number(options.get(conf_pulse_weight(channel)), DEFAULT_PULSE_WEIGHT)
             pulse[channel] = PulseChannel(kind, weight if weight > 0 else DEFAULT_PULSE_WEIGHT)
-        return cls(clamp_scan_interval(float(interval), extended), polarity, pulse)
+        return cls(clamp_scan_interval(interval, extended), polarity, pulse)
+
+
+def _number(value: object, default: float) -> float:
+    """A finite number from stored options (bools are not numbers here), else `default`."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return default
+
+
+def _member[EnumT: StrEnum](kind: type[EnumT], value: object, default: EnumT) -> EnumT:
+    """The enum member a stored string names, else `default`."""
+    try:
+        return kind(value) if isinstance(value, str) else default
+    except ValueError:
+        return default
