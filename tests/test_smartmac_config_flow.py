@@ -130,6 +130,7 @@ async def test_every_model_is_added_with_one_request(
     assert entry.state is ConfigEntryState.LOADED
     # The entry started with the flow's reading: the device saw one request, not two.
     assert served(smartmac_sim, devid) == ["ok"]
+    assert entry.supported_subentry_types == {}  # one device per entry, no meters to add
 
 
 @pytest.mark.usefixtures("unload_all")

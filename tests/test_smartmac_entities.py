@@ -38,7 +38,7 @@ from homeassistant.const import (
     UnitOfVolume,
 )
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import HomeAssistantError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
@@ -524,6 +524,26 @@ async def test_relay_errors_are_translated(
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert [flow["context"]["source"] for flow in flows] == [SOURCE_REAUTH]
     assert flows[0]["context"]["entry_id"] == entry.entry_id
+
+
+@pytest.mark.usefixtures("unload_all")
+async def test_the_bus_actions_refuse_a_smartmac_device_with_a_reason(
+    hass: HomeAssistant, make_smartmac_entry: SmartMacEntryBuilder
+) -> None:
+    entry = await setup_entry(hass, make_smartmac_entry(SMARTMAC_D101))
+    device_entry = dr.async_get(hass).async_get_device_by_identifier(
+        (DOMAIN, f"smartmac_{SMARTMAC_D101}"), entry.entry_id
+    )
+    assert device_entry is not None
+    with pytest.raises(ServiceValidationError) as caught:
+        await hass.services.async_call(
+            DOMAIN,
+            "read_meter",
+            {"device_id": device_entry.id},
+            blocking=True,
+            return_response=True,
+        )
+    assert caught.value.translation_key == "not_an_rs485_meter"
 
 
 # Diagnostics ----------------------------------------------------------------------------------
