@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from custom_components.meterlink.descriptions import ekm
+from custom_components.meterlink.descriptions import ekm, smartmac
 
 ROOT = Path(__file__).parent.parent / "custom_components" / "meterlink"
 TRANSLATIONS = json.loads((ROOT / "translations" / "en.json").read_text())
@@ -27,12 +27,26 @@ PLATFORMS: dict[str, tuple[Any, ...]] = {
 }
 
 
+# Other data families' tables; a translation key may be shared by families (same meaning).
+FAMILY_TABLES: dict[str, tuple[tuple[Any, ...], ...]] = {
+    "sensor": ((*smartmac.SENSORS, smartmac.RAW_SENSOR),),
+    "switch": (smartmac.SWITCHES,),
+}
+
+
 @pytest.mark.parametrize("platform", sorted(PLATFORMS))
 def test_every_entity_has_a_name(platform: str) -> None:
     names = TRANSLATIONS["entity"][platform]
     keys = [description.translation_key for description in PLATFORMS[platform]]
     assert None not in keys
     assert len(set(keys)) == len(keys)
+    every_key = set(keys)
+    for table in FAMILY_TABLES.get(platform, ()):
+        family_keys = [description.translation_key for description in table]
+        assert None not in family_keys
+        assert len(set(family_keys)) == len(family_keys)
+        every_key |= set(family_keys)
+    keys = sorted(every_key)
     assert set(keys) == set(names)
     for key in keys:
         assert names[key]["name"]

@@ -14,16 +14,18 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.typing import ConfigType
 
-from .const import CONNECTION_EKM_RS485, DOMAIN
+from .const import CONNECTION_EKM_RS485, CONNECTION_SMARTMAC, DOMAIN
 from .ekm_rs485 import EKM_RS485
 from .runtime import Connection, MeterLinkConfigEntry, connection_of
 from .services import async_setup_services
+from .smartmac import SMARTMAC
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 # Connection type (entry data "connection") -> its setup.
 CONNECTIONS: Final[dict[str, Connection]] = {
     CONNECTION_EKM_RS485: EKM_RS485,
+    CONNECTION_SMARTMAC: SMARTMAC,
 }
 
 

@@ -50,6 +50,7 @@ from homeassistant.helpers.service_info.usb import UsbServiceInfo
 from homeassistant.helpers.typing import UNDEFINED, UndefinedType
 
 from . import coordinator
+from .config_flow_smartmac import SmartMacConfigFlowMixin, SmartMacOptionsFlow
 from .const import (
     CONF_ADDRESS,
     CONF_CONNECTION,
@@ -61,6 +62,7 @@ from .const import (
     CONF_USB_ID,
     CONF_VERSION,
     CONNECTION_EKM_RS485,
+    CONNECTION_SMARTMAC,
     DEFAULT_SCAN_INTERVAL,
     DEFAULT_SETTINGS_INTERVAL,
     DOMAIN,
@@ -90,7 +92,7 @@ CONF_SUBENTRY_ID: Final = "subentry_id"  # reauth data: the meter that refused i
 
 # The user menu, in display order. Each connection type adds its step id here and its steps in
 # a section of its own below.
-CONNECTION_TYPES: Final = [CONNECTION_EKM_RS485]
+CONNECTION_TYPES: Final = [CONNECTION_EKM_RS485, CONNECTION_SMARTMAC]
 
 DEFAULT_OPTIONS: Final = {
     CONF_SCAN_INTERVAL: DEFAULT_SCAN_INTERVAL,
@@ -346,7 +348,7 @@ def _retitle(entry: ConfigEntry, port: str) -> str | UndefinedType:
 # ---------------------------------------------------------------------------------------------
 
 
-class MeterLinkConfigFlow(ConfigFlow, domain=DOMAIN):
+class MeterLinkConfigFlow(SmartMacConfigFlowMixin, ConfigFlow, domain=DOMAIN):
     """Set up a connection (menu of types), then its meters."""
 
     VERSION = 1
@@ -750,4 +752,4 @@ _OPTIONS_SCHEMA: Final = probatio.Schema(
 )
 
 # Connection type -> its options flow (RS-485 buses use MeterLinkOptionsFlow).
-OPTIONS_FLOWS: Final[dict[str, type[OptionsFlow]]] = {}
+OPTIONS_FLOWS: Final[dict[str, type[OptionsFlow]]] = {CONNECTION_SMARTMAC: SmartMacOptionsFlow}

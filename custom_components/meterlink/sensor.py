@@ -1,4 +1,4 @@
-"""Sensors of EKM meters: energy, power, voltage, current and the meter's own clock."""
+"""Sensors of EKM meters (energy, power, voltage, current, meter clock) and smart-MAC devices."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
-from .const import CONNECTION_EKM_RS485
+from .const import CONNECTION_EKM_RS485, CONNECTION_SMARTMAC
 from .descriptions.ekm import SENSORS, EkmSensorEntityDescription
 from .entity import MeterLinkEntity, async_add_meter_entities
 from .runtime import MeterLinkConfigEntry, PlatformSetup, setup_platform
+from .smartmac_entity import async_add_smartmac_sensors
 
 PARALLEL_UPDATES = 0  # read-only: the coordinator does all reading
 
@@ -44,4 +45,5 @@ SETUPS: Final[dict[str, PlatformSetup]] = {
     CONNECTION_EKM_RS485: partial(
         async_add_meter_entities, entity_class=MeterLinkSensor, descriptions=SENSORS
     ),
+    CONNECTION_SMARTMAC: async_add_smartmac_sensors,
 }

@@ -1,4 +1,4 @@
-"""Switches of EKM meters: the two output relays of v4 meters."""
+"""Switches: the two output relays of v4 EKM meters, the load relay of smart-MAC devices."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from homeassistant.components.switch import SwitchEntity
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import CONNECTION_EKM_RS485
+from .const import CONNECTION_EKM_RS485, CONNECTION_SMARTMAC
 from .descriptions.ekm import SWITCHES, EkmSwitchEntityDescription
 from .entity import MeterLinkEntity, async_add_meter_entities
 from .runtime import MeterLinkConfigEntry, PlatformSetup, setup_platform
+from .smartmac_entity import async_add_smartmac_switches
 
 PARALLEL_UPDATES = 1  # one write at a time: they share the bus with every poll
 
@@ -50,4 +51,5 @@ SETUPS: Final[dict[str, PlatformSetup]] = {
     CONNECTION_EKM_RS485: partial(
         async_add_meter_entities, entity_class=MeterLinkSwitch, descriptions=SWITCHES
     ),
+    CONNECTION_SMARTMAC: async_add_smartmac_switches,
 }
