@@ -561,3 +561,44 @@ async def test_diagnostics_show_the_reading_and_the_budget_but_not_the_pin(
     assert diagnostics["reading"]["values"] == device.last_numbers
     assert diagnostics["device"]["interval"] == device.interval
     assert diagnostics["device"]["seconds_until_allowed"] == device.interval
+
+
+@pytest.mark.usefixtures("unload_all")
+async def test_energy_never_goes_backwards_except_a_reset_to_zero(
+    hass: HomeAssistant,
+    smartmac_sim: SmartMacSimulator,
+    smartmac_clock: SmartMacClock,
+    make_smartmac_entry: SmartMacEntryBuilder,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    entry = await setup_entry(hass, make_smartmac_entry(SMARTMAC_D103X))
+    interval = entry.options[CONF_SCAN_INTERVAL] + 1
+    energy = _entity_id(hass, "sensor", SMARTMAC_D103X, "import_energy")
+    device = smartmac_sim.devices[SMARTMAC_D103X]
+    smartmac_sim.sync()
+    device.watts = [0.0, 0.0, 0.0]  # energy stands still from here on
+    await smartmac_tick(hass, smartmac_clock, interval)
+    before = float(_state(hass, energy).state)
+    assert before > 0
+
+    # A bad read: lower, not zero. The previous total stays, with one warning.
+    smartmac_sim.sync()
+    device.energy_wh = [value / 2 for value in device.energy_wh]
+    for _ in range(2):
+        await smartmac_tick(hass, smartmac_clock, interval)
+        assert device.last_numbers["TWh"] < before * 1000
+        assert float(_state(hass, energy).state) == before
+    warnings = [r for r in caplog.records if "lower than before" in r.getMessage()]
+    assert len(warnings) == 1
+    diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+    assert "TWh" in diagnostics["device"]["held_counters"]
+
+    # A reset on the device: zero is passed on, and counting resumes from there.
+    smartmac_sim.sync()
+    device.energy_wh = [0.0, 0.0, 0.0]
+    await smartmac_tick(hass, smartmac_clock, interval)
+    assert float(_state(hass, energy).state) == 0
+    smartmac_sim.sync()
+    device.energy_wh = [1500.0, 0.0, 0.0]
+    await smartmac_tick(hass, smartmac_clock, interval)
+    assert float(_state(hass, energy).state) == device.last_numbers["TWh"] / 1000 > 0

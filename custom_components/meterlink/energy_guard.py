@@ -3,11 +3,13 @@
 A meter never counts its lifetime registers down, so a lower value can only be a bad read (a
 corrupted frame that still passed its CRC, a cloud read of another meter, a stale gateway cache).
 The guard holds the previous value instead, so the Energy dashboard never books a negative hour.
-It is shared by every transport that yields `EkmReading`s (RS-485, EKM Push, Push3).
+`EnergyGuard` serves every transport that yields `EkmReading`s (RS-485, EKM Push, Push3);
+`CounterGuard` serves devices whose counters are independent (smart-MAC).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -99,3 +101,42 @@ class EnergyGuard:
 def _as_published(previous: float, new: FieldValue) -> FieldValue:
     """The held value in the same type the decoder uses for the field (int stays int)."""
     return int(previous) if isinstance(new, int) else previous
+
+
+@dataclass(slots=True)
+class CounterGuard:
+    """Independent lifetime counters (smart-MAC Wh totals, pulse totals) that only grow.
+
+    A drop to exactly zero is a reset done on the device and is passed on (Home Assistant's
+    `total_increasing` books it as a new cycle); any other drop is a bad read and is held.
+    """
+
+    name: str  # the device, for the log
+    published: dict[str, float] = field(default_factory=dict)
+    held: set[str] = field(default_factory=set)
+
+    def apply(self, values: Mapping[str, float], counters: Iterable[str]) -> dict[str, float]:
+        """`values` with every counter that went down (but not to zero) held at its last value."""
+        result = dict(values)
+        newly_held: list[str] = []
+        for name in counters:
+            if (value := values.get(name)) is None:
+                continue
+            old = self.published.get(name)
+            if old is None or value >= old or value == 0:
+                self.published[name] = value
+                if name in self.held:
+                    self.held.discard(name)
+                    LOGGER.info("%s: %s is increasing again", self.name, name)
+                continue
+            result[name] = old
+            if name not in self.held:
+                self.held.add(name)
+                newly_held.append(name)
+        if newly_held:
+            LOGGER.warning(
+                "%s reported %s lower than before; keeping the previous value",
+                self.name,
+                ", ".join(sorted(newly_held)),
+            )
+        return result

@@ -9,6 +9,7 @@ entities become unavailable instead.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from datetime import timedelta
 from typing import Any, Final, override
@@ -19,6 +20,8 @@ from homeassistant.exceptions import ConfigEntryAuthFailed, HomeAssistantError
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
 from .const import DOMAIN, LOGGER
+from .descriptions.smartmac import COUNTER_KEYS
+from .energy_guard import CounterGuard
 from .meters.errors import MeterAuthError, MeterCommandError, MeterError, MeterRateLimitError
 from .meters.smartmac import SmartMacReading
 from .runtime import MeterLinkConfigEntry, MeterLinkRuntimeData, runtime_of
@@ -41,6 +44,7 @@ class SmartMacCoordinator(DataUpdateCoordinator[SmartMacReading]):
         self.options = SmartMacOptions.from_entry(entry.data, entry.options)
         self.device_id: str = entry.data[CONF_DEVICE_ID]
         self._backing_off = False
+        self.counters = CounterGuard(f"smart-MAC {self.device_id}")
         super().__init__(
             hass,
             LOGGER,
@@ -89,7 +93,10 @@ class SmartMacCoordinator(DataUpdateCoordinator[SmartMacReading]):
         return self._fresh(reading)
 
     def _fresh(self, reading: SmartMacReading) -> SmartMacReading:
-        """A new reading arrived: back to the normal interval."""
+        """A new reading arrived: back to the normal interval; counters never go backwards."""
+        reading = dataclasses.replace(
+            reading, values=self.counters.apply(reading.values, COUNTER_KEYS)
+        )
         if self._backing_off:
             self._backing_off = False
             LOGGER.debug("%s: back to polling every %s", self.name, self.poll_interval)
@@ -182,6 +189,7 @@ class SmartMacRuntimeData(MeterLinkRuntimeData):
                 "seconds_until_allowed": client.seconds_until_allowed(),
                 "poll_interval": coordinator.poll_interval.total_seconds(),
                 "reading_age": self.link.age,
+                "held_counters": sorted(coordinator.counters.held),
             },
             "reading": None
             if reading is None

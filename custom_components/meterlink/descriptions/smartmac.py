@@ -223,6 +223,13 @@ SENSORS: tuple[SmartMacSensorEntityDescription, ...] = (
 )
 
 KNOWN_KEYS = frozenset(key for description in SENSORS for key in description.sources)
+# Lifetime counters (energy and pulse totals): never published lower than before.
+COUNTER_KEYS = frozenset(
+    key
+    for description in SENSORS
+    if description.state_class is SensorStateClass.TOTAL_INCREASING
+    for key in description.sources
+)
 
 RAW_SENSOR = SmartMacSensorEntityDescription(
     key="raw",
