@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from custom_components.meterlink.meters.ekm.reading import MeterVersion
 
-from . import smartmac
+from . import ekm_push, push3, smartmac
 from .ekm_meter import SimMeter
 from .ekm_rs485 import EkmBusSimulator, Faults
 
@@ -111,6 +111,8 @@ async def _until_stopped() -> None:
 KINDS: dict[str, Kind] = {
     "ekm-rs485": Kind("EKM Omnimeters on an RS-485 bus", _configure_ekm, _run_ekm),
     "smartmac": Kind("smart-MAC meters over HTTP", smartmac.configure, smartmac.run),
+    "ekm-push": Kind("the EKM Push cloud (Realtime, Account)", ekm_push.configure, ekm_push.run),
+    "push3": Kind("a Push3 gateway's local readMeter API", push3.configure, push3.run),
 }
 
 

@@ -36,6 +36,7 @@ from .errors import (
     MeterTimeoutError,
     MeterUnsupportedError,
 )
+from .push.cli import PUSH3_EXIT_CODES, PUSH_EXIT_CODES, register_push, register_push3
 from .smartmac.cli import SMARTMAC_EXIT_CODES
 from .smartmac.cli import register as register_smartmac
 
@@ -332,6 +333,8 @@ FAMILIES: tuple[Family, ...] = (
     Family(
         "smartmac", "smart-MAC / smart-MAIC Wi-Fi meters", register_smartmac, SMARTMAC_EXIT_CODES
     ),
+    Family("push", "EKM Push cloud", register_push, PUSH_EXIT_CODES),
+    Family("push3", "EKM Push3 gateway on the LAN", register_push3, PUSH3_EXIT_CODES),
 )
 
 

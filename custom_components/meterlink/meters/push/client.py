@@ -1,0 +1,163 @@
+"""Async EKM Push cloud client: realtime readings of many devices, and account discovery.
+
+All of a key's devices are read in as few requests as the URL length allows (`~` batches).
+Every request counts against the account's rate limit, so after a 429 the client remembers
+when the service accepts the next one: it waits that long when the caller allows, and
+otherwise refuses at once with the remaining time instead of provoking another 429.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+
+import aiohttp
+
+from ..errors import MeterRateLimitError
+from .account import DEFAULT_ACCOUNT_URL, account_url, interpret_account
+from .models import PushInventory, PushReadings
+from .realtime import (
+    DEFAULT_API_URL,
+    MAX_URL_LENGTH,
+    batch_addresses,
+    check_addresses,
+    check_key,
+    interpret_readmeter,
+    normalize_base_url,
+    readmeter_url,
+)
+from .status import PushInvalidMeterError, PushNoDataError, rate_limit_error
+from .transport import Answer, get
+
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_MAX_WAIT = 15.0
+"""Longest a call waits for the rate limit by default before raising MeterRateLimitError."""
+
+type Clock = Callable[[], float]
+type Sleep = Callable[[float], Awaitable[None]]
+
+
+class PushClient:
+    """One EKM Push key (account, gateway or meter key) on the caller's aiohttp session."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        key: str,
+        *,
+        api_url: str = DEFAULT_API_URL,
+        account_url: str = DEFAULT_ACCOUNT_URL,
+        request_timeout: float = DEFAULT_TIMEOUT,
+        max_url_length: int = MAX_URL_LENGTH,
+        max_wait: float = DEFAULT_MAX_WAIT,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._session = session
+        self._key = check_key(key)
+        self._api_url = normalize_base_url(api_url)
+        self._account_url = normalize_base_url(account_url)
+        self._timeout = request_timeout
+        self._max_url_length = max_url_length
+        self._max_wait = max_wait
+        self._clock = clock
+        self._sleep = sleep
+        self._not_before = -float("inf")
+        self._lock = asyncio.Lock()
+        self.requests_sent = 0
+
+    @property
+    def api_url(self) -> str:
+        """Base URL of the Realtime API."""
+        return self._api_url
+
+    def seconds_until_allowed(self) -> float:
+        """How long the service asked us to wait before the next request (0: go ahead)."""
+        return max(0.0, self._not_before - self._clock())
+
+    def batches(self, addresses: Iterable[str], *, count: int = 1) -> list[tuple[str, ...]]:
+        """The request batches `read(addresses)` would send."""
+        return batch_addresses(
+            self._api_url, self._key, addresses, count=count, max_length=self._max_url_length
+        )
+
+    async def discover(self) -> PushInventory:
+        """The gateways, meters and ioStacks this key may see (one Account API request)."""
+        answer = await self._get(account_url(self._account_url, self._key), "EKM Push account")
+        return interpret_account(
+            answer.status,
+            answer.body,
+            key=self._key,
+            retry_after=answer.retry_after,
+            now=time.time(),
+        )
+
+    async def read(
+        self, addresses: Iterable[str] | None = None, *, count: int = 1, isolate: bool = True
+    ) -> PushReadings:
+        """The newest good read of every device in `addresses` (default: all the key sees).
+
+        `count` reads per device are asked for (1..1000) and the newest good one kept, so a
+        larger count rides over a few bad reads. A batch the API refuses as "no data" or
+        "invalid meter" is split until the devices responsible are found; they are listed in
+        `missing` and the others still read (with `isolate=False` that API error is raised
+        instead). Other failures raise (see `interpret_readmeter`).
+        """
+        if addresses is None:
+            wanted: Sequence[str] = (await self.discover()).devices
+        else:
+            wanted = check_addresses(addresses)
+        result = PushReadings()
+        for batch in self.batches(wanted, count=count):
+            result = result.merged_with(await self._read_batch(batch, count, isolate))
+        return result
+
+    async def _read_batch(self, batch: tuple[str, ...], count: int, isolate: bool) -> PushReadings:
+        url = readmeter_url(self._api_url, self._key, batch, count=count)
+        answer = await self._get(url, "EKM Push")
+        try:
+            return interpret_readmeter(
+                answer.status,
+                answer.body,
+                key=self._key,
+                retry_after=answer.retry_after,
+                now=time.time(),
+                requested=batch,
+            )
+        except (PushNoDataError, PushInvalidMeterError) as err:
+            if not isolate:
+                raise
+            if len(batch) == 1:
+                return PushReadings(missing={batch[0]: str(err)})
+        half = len(batch) // 2
+        first = await self._read_batch(batch[:half], count, isolate)
+        return first.merged_with(await self._read_batch(batch[half:], count, isolate))
+
+    async def _get(self, url: str, what: str) -> Answer:
+        """One request within the rate limit; a 429 is retried once when the wait is allowed."""
+        async with self._lock:
+            attempts = 0
+            while True:
+                await self._wait_turn()
+                self.requests_sent += 1
+                attempts += 1
+                answer = await get(
+                    self._session, url, request_timeout=self._timeout, key=self._key, what=what
+                )
+                if answer.status != 429:
+                    return answer
+                error = rate_limit_error(answer.retry_after, now=time.time(), what=what)
+                wait = error.retry_after or 0.0
+                self._not_before = self._clock() + wait
+                if attempts >= 2 or wait > self._max_wait:
+                    raise error
+
+    async def _wait_turn(self) -> None:
+        wait = self.seconds_until_allowed()
+        if wait <= 0:
+            return
+        if wait > self._max_wait:
+            msg = f"request not sent: EKM Push accepts the next one in {wait:.0f} s"
+            raise MeterRateLimitError(msg, retry_after=wait)
+        await self._sleep(wait)
