@@ -29,7 +29,7 @@ from homeassistant.const import CONF_API_KEY
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import entity as entity_helper
 from homeassistant.helpers import entity_registry as er
-from pytest_homeassistant_custom_component.common import (
+from pytest_homeassistant_custom_component.common import (  # type: ignore[import-untyped]
     MockConfigEntry,
     async_test_home_assistant,
 )

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from custom_components.meterlink import push_entity
-from custom_components.meterlink.descriptions import ekm, iostack
+from custom_components.meterlink.descriptions import ekm, iostack, push
 
 ROOT = Path(__file__).parent.parent / "custom_components" / "meterlink"
 TRANSLATIONS = json.loads((ROOT / "translations" / "en.json").read_text())
@@ -23,9 +22,9 @@ PLATFORMS: dict[str, tuple[Any, ...]] = {
         *ekm.SENSORS,
         *iostack.SENSORS,
         iostack.generic_sensor("Any_Field"),
-        push_entity.LAST_READING,
+        push.LAST_READING,
     ),
-    "binary_sensor": (*ekm.BINARY_SENSORS, *iostack.BINARY_SENSORS, push_entity.REPORTING),
+    "binary_sensor": (*ekm.BINARY_SENSORS, *iostack.BINARY_SENSORS, push.REPORTING),
     "switch": ekm.SWITCHES,
     "select": ekm.SELECTS,
     "number": ekm.NUMBERS,

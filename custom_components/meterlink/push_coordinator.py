@@ -232,8 +232,8 @@ class PushCoordinator(MeterCoordinator[PushData]):
             gateways[address] = self._gateway_of(address, stack.gateway)
         # A device the gateway has no good read of keeps its last one (and grows stale).
         for address in self.known - timestamps.keys():
-            if (reading := previous.meters.get(address)) is not None:
-                meters[address] = reading
+            if (kept := previous.meters.get(address)) is not None:
+                meters[address] = kept
             elif (old_stack := previous.iostacks.get(address)) is not None:
                 iostacks[address] = old_stack
             else:
@@ -349,7 +349,7 @@ class PushCoordinator(MeterCoordinator[PushData]):
 
     def update_token(self, address: str) -> object | None:
         """A meter's entities change only with its reading object and its staleness."""
-        data = self.data
+        data: PushData | None = self.data
         if data is None:
             return None
         return (data.meters.get(address), address in data.stale)

@@ -14,19 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
 from homeassistant.components.binary_sensor import (
-    BinarySensorDeviceClass,
     BinarySensorEntity,
-    BinarySensorEntityDescription,
 )
 from homeassistant.components.sensor import (
-    SensorDeviceClass,
     SensorEntity,
-    SensorEntityDescription,
 )
-from homeassistant.const import EntityCategory
 from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity
@@ -40,23 +35,11 @@ from .descriptions.iostack import (
     IoStackBinarySensorEntityDescription,
     IoStackSensorEntityDescription,
 )
+from .descriptions.push import LAST_READING, REPORTING
 from .entity import MeterEntityClass
 from .meters.push.models import IoStackReading
 from .push_coordinator import PushCoordinator, PushData, push_meter, push_runtime
 from .runtime import MeterLinkConfigEntry
-
-LAST_READING: Final = SensorEntityDescription(
-    key="last_reading",
-    translation_key="last_reading",
-    device_class=SensorDeviceClass.TIMESTAMP,
-    entity_category=EntityCategory.DIAGNOSTIC,
-)
-REPORTING: Final = BinarySensorEntityDescription(
-    key="reporting",
-    translation_key="reporting",
-    device_class=BinarySensorDeviceClass.CONNECTIVITY,
-    entity_category=EntityCategory.DIAGNOSTIC,
-)
 
 type EntityFactory = Callable[[PushCoordinator, PushData, str], list[Entity]]
 
@@ -100,7 +83,7 @@ def async_add_push_entities(
     @callback
     def _add_new_devices() -> None:
         added.intersection_update(coordinator.known)  # forget devices that left
-        data = coordinator.data
+        data: PushData | None = coordinator.data
         if data is None:
             return
         new: list[Entity] = []

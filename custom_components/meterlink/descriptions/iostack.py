@@ -129,7 +129,7 @@ BINARY_SENSORS: Final[tuple[IoStackBinarySensorEntityDescription, ...]] = (
     *(_output(channel) for channel in CHANNELS),
     *(_input(channel) for channel in CHANNELS),
 )
-NAMED_FIELDS: Final = frozenset(d.field for d in (*SENSORS, *BINARY_SENSORS))
+NAMED_FIELDS: Final = frozenset({*(d.field for d in SENSORS), *(d.field for d in BINARY_SENSORS)})
 GENERIC_KEY: Final = "iostack_field"
 
 
