@@ -196,7 +196,9 @@ async def test_push3_read(sim: PushSimulator, capsys: pytest.CaptureFixture[str]
 
 
 @pytest.mark.parametrize("kind", ["ekm-push", "push3"])
-async def test_simulator_processes_serve_the_tool(kind: str) -> None:
+async def test_simulator_processes_serve_the_tool(
+    kind: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "simulator", kind, "--http", "127.0.0.1:0",
         cwd=ROOT, stdout=asyncio.subprocess.PIPE,
@@ -208,13 +210,8 @@ async def test_simulator_processes_serve_the_tool(kind: str) -> None:
             argv = ["push", "read", "--api-url", words[2], "--key", words[4], "--json"]
         else:
             argv = ["push3", "read", "--host", words[2], "--key", words[4], "--json"]
-        meter = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "custom_components.meterlink.meters.cli", *argv,
-            cwd=ROOT, stdout=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        out, _ = await asyncio.wait_for(meter.communicate(), 30)
-        assert meter.returncode == 0
-        assert V4_ADDRESS in json.loads(out)
+        assert await cli(*argv) == 0
+        assert V4_ADDRESS in json.loads(capsys.readouterr().out)
     finally:
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)

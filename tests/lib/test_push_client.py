@@ -31,6 +31,7 @@ from custom_components.meterlink.meters.push.status import (
     PushNoDataError,
     PushQueryError,
 )
+from simulator import ekm_push
 from simulator.ekm_meter import SimMeter
 from simulator.ekm_push import PushSimulator, SimIoStack
 from simulator.ekm_rs485 import EkmBusSimulator
@@ -199,11 +200,31 @@ async def test_no_data_and_invalid_meters_are_isolated(sim: PushSimulator, clien
     # Left out of a batch with data, but named by the 1200 of the batch before bisection.
     assert readings.missing[V4_OTHER] == "not in the answer"
     assert "API 1200" in readings.missing["000399999999"]
+    assert push.requests_sent == 2  # the 1200 names the stranger: set aside, the rest asked
     assert "API 1000" in (await push.read([V4_OTHER])).missing[V4_OTHER]
-    assert push.requests_sent <= 1 + 2 * 2 * 2  # bisection, not one request per meter
     with pytest.raises(PushNoDataError) as caught:
         await push.read([V4_OTHER], isolate=False)
     assert caught.value.code == 1000
+
+
+async def test_refusals_that_name_no_device(
+    sim: PushSimulator, client: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(ekm_push.API_MESSAGES, 1200, "Found invalid meter")
+    monkeypatch.setitem(ekm_push.API_MESSAGES, 1000, "There is not data")
+    push = client()
+    wanted = [V4_ADDRESS, V4_OTHER, V3_ADDRESS, "000399999999"]
+    readings = await push.read(wanted)  # split in halves until the stranger is alone
+    assert set(readings.meters) == {V4_ADDRESS, V4_OTHER, V3_ADDRESS}
+    assert set(readings.missing) == {"000399999999"}
+    assert push.requests_sent == 1 + 2 + 2
+    known = wanted[:3]
+    sim.faults.no_data.update(known)
+    for address in known:
+        sim.history[address].clear()
+    nothing = await push.read(known)  # one request: splitting would only repeat it per meter
+    assert set(nothing.missing) == set(known)
+    assert push.requests_sent == 6
 
 
 @pytest.mark.parametrize(
@@ -351,3 +372,23 @@ async def test_oversized_answer_is_refused(
     with pytest.raises(MeterFrameError, match="more than 100 bytes"):
         await push.read([V4_ADDRESS])
     assert push.api_url == sim.base_url
+
+
+@pytest.mark.parametrize("answer", [(200, "{}"), (404, "<html>moved</html>")])
+async def test_unusable_account_answer_falls_back_to_readmeter_of_everything(
+    sim: PushSimulator, client: Factory, answer: tuple[int, str]
+) -> None:
+    sim.faults.account_answer = answer
+    readings = await client().read()
+    assert set(readings.meters) == set(sim.meters)
+    assert set(readings.iostacks) == {STACK}
+    assert_truth(sim, readings)
+    assert sim.served[-1].devices == (*sim.meters, STACK)
+
+
+async def test_account_api_status_codes_are_not_papered_over(
+    sim: PushSimulator, client: Factory
+) -> None:
+    sim.faults.account_answer = (400, '{"status_code": 1103, "message": "Invalid parameter"}')
+    with pytest.raises(PushQueryError):
+        await client().read()

@@ -155,12 +155,15 @@ def test_readings_with_gateway_and_missing_devices() -> None:
         {"Meter": "000300001002", "Protocol": "v4", "ReadData": [{"Good": 0, "PERR.NR": 1}]},
         {"Meter": "000000900001", "Protocol": "ios", "ReadData": [{"AI_1": "1.5"}]},
         {"Meter": "not a meter", "ReadData": []},
+        {"ReadData": [{"Meter_Address": "000300001004", "kWh_Tot": "4.5"}]},
+        {"ReadData": [7]},
         {"Meter": "000000900002", "ReadData": "nope"},
     )
     readings = interpret_readmeter(200, body, requested=[V4, "000300001003"])
     assert readings.meters[V4].reading.fields["kWh_Tot"] == 2.0
     assert readings.meters[V4].gateway == "4016fa0500cd"
     assert readings.iostacks["000000900001"].fields == {"AI_1": 1.5}
+    assert readings.meters["000300001004"].reading.fields["kWh_Tot"] == 4.5
     assert readings.missing == {
         "000300001002": "only bad reads",
         "000300001003": "not in the answer",
