@@ -281,6 +281,26 @@ async def test_rate_limit_backs_off_as_asked(
     assert _state(hass, cloud_entry, "sensor", V4_ADDRESS, "import_energy") != STATE_UNAVAILABLE
 
 
+async def test_rate_limit_at_setup_is_honoured_by_retries(
+    hass: HomeAssistant, push_simulator: PushSimulator, freezer: FrozenDateTimeFactory
+) -> None:
+    push_simulator.faults.http_status = 429
+    push_simulator.faults.retry_after = "300"
+    push_simulator.faults.times = 1
+    entry = await setup_entry(hass, push_entry(push_simulator))
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    served = len(push_simulator.served)
+    # Home Assistant retries sooner than asked: the retry sends nothing.
+    freezer.tick(timedelta(seconds=30))
+    await hass.config_entries.async_reload(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    assert len(push_simulator.served) == served
+    freezer.tick(timedelta(seconds=300))
+    await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+
+
 async def test_refused_key_at_runtime_starts_reauth(
     hass: HomeAssistant,
     push_simulator: PushSimulator,
