@@ -50,6 +50,12 @@ from homeassistant.helpers.service_info.usb import UsbServiceInfo
 from homeassistant.helpers.typing import UNDEFINED, UndefinedType
 
 from . import coordinator
+from .config_flow_push import (
+    EkmPush3ConfigFlowMixin,
+    EkmPush3OptionsFlow,
+    EkmPushConfigFlowMixin,
+    EkmPushOptionsFlow,
+)
 from .config_flow_smartmac import SmartMacConfigFlowMixin, SmartMacOptionsFlow
 from .const import (
     CONF_ADDRESS,
@@ -61,7 +67,9 @@ from .const import (
     CONF_SETTINGS_INTERVAL,
     CONF_USB_ID,
     CONF_VERSION,
+    CONNECTION_EKM_PUSH,
     CONNECTION_EKM_RS485,
+    CONNECTION_PUSH3,
     CONNECTION_SMARTMAC,
     DEFAULT_SCAN_INTERVAL,
     DEFAULT_SETTINGS_INTERVAL,
@@ -92,7 +100,12 @@ CONF_SUBENTRY_ID: Final = "subentry_id"  # reauth data: the meter that refused i
 
 # The user menu, in display order. Each connection type adds its step id here and its steps in
 # a section of its own below.
-CONNECTION_TYPES: Final = [CONNECTION_EKM_RS485, CONNECTION_SMARTMAC]
+CONNECTION_TYPES: Final = [
+    CONNECTION_EKM_RS485,
+    CONNECTION_EKM_PUSH,
+    CONNECTION_PUSH3,
+    CONNECTION_SMARTMAC,
+]
 
 DEFAULT_OPTIONS: Final = {
     CONF_SCAN_INTERVAL: DEFAULT_SCAN_INTERVAL,
@@ -348,7 +361,13 @@ def _retitle(entry: ConfigEntry, port: str) -> str | UndefinedType:
 # ---------------------------------------------------------------------------------------------
 
 
-class MeterLinkConfigFlow(SmartMacConfigFlowMixin, ConfigFlow, domain=DOMAIN):
+class MeterLinkConfigFlow(
+    EkmPushConfigFlowMixin,
+    EkmPush3ConfigFlowMixin,
+    SmartMacConfigFlowMixin,
+    ConfigFlow,
+    domain=DOMAIN,
+):
     """Set up a connection (menu of types), then its meters."""
 
     VERSION = 1
@@ -752,4 +771,8 @@ _OPTIONS_SCHEMA: Final = probatio.Schema(
 )
 
 # Connection type -> its options flow (RS-485 buses use MeterLinkOptionsFlow).
-OPTIONS_FLOWS: Final[dict[str, type[OptionsFlow]]] = {CONNECTION_SMARTMAC: SmartMacOptionsFlow}
+OPTIONS_FLOWS: Final[dict[str, type[OptionsFlow]]] = {
+    CONNECTION_EKM_PUSH: EkmPushOptionsFlow,
+    CONNECTION_PUSH3: EkmPush3OptionsFlow,
+    CONNECTION_SMARTMAC: SmartMacOptionsFlow,
+}

@@ -11,9 +11,15 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
-from .const import CONNECTION_EKM_RS485, CONNECTION_SMARTMAC
+from .const import (
+    CONNECTION_EKM_PUSH,
+    CONNECTION_EKM_RS485,
+    CONNECTION_PUSH3,
+    CONNECTION_SMARTMAC,
+)
 from .descriptions.ekm import SENSORS, EkmSensorEntityDescription
 from .entity import MeterLinkEntity, async_add_meter_entities
+from .push_entity import async_add_push_sensors
 from .runtime import MeterLinkConfigEntry, PlatformSetup, setup_platform
 from .smartmac_entity import async_add_smartmac_sensors
 
@@ -46,4 +52,6 @@ SETUPS: Final[dict[str, PlatformSetup]] = {
         async_add_meter_entities, entity_class=MeterLinkSensor, descriptions=SENSORS
     ),
     CONNECTION_SMARTMAC: async_add_smartmac_sensors,
+    CONNECTION_EKM_PUSH: partial(async_add_push_sensors, meter_entity_class=MeterLinkSensor),
+    CONNECTION_PUSH3: partial(async_add_push_sensors, meter_entity_class=MeterLinkSensor),
 }
