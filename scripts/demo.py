@@ -84,6 +84,21 @@ DEMO_DEVICES: tuple[DemoDevice, ...] = (
             },
         },
     ),
+    DemoDevice(
+        title="smart-MAC D103 1728053249",
+        steps={
+            "user": "smartmac",
+            "smartmac": {"host": "127.0.0.1:8898", "device_id": "1728053249", "pin": "012345"},
+        },
+    ),
+    DemoDevice(
+        title="Push3 gateway (127.0.0.1:8896)",
+        steps={
+            "user": "ekm_push3",
+            # The gateway key is the simulator's (derived from its account and MAC): it prints it.
+            "ekm_push3": {"host": "127.0.0.1:8896", "api_key": "{push3_key}"},
+        },
+    ),
 )
 
 
@@ -328,6 +343,20 @@ def describe_fields(result: Mapping[str, Any]) -> str:
     return ", ".join(str(field.get("name")) for field in result.get("data_schema") or []) or "-"
 
 
+def simulator_value(text: str) -> str:
+    """Fill `{push3_key}` from what the Push3 simulator printed (scripts/develop logs it)."""
+    if "{push3_key}" not in text:
+        return text
+    log = ROOT / "config" / "simulator-push3.log"
+    try:
+        words = log.read_text(encoding="utf-8").split()
+    except OSError as err:
+        raise DemoError(f"cannot read the Push3 simulator's key from {log}: {err}") from err
+    if "key" not in words or words.index("key") + 1 >= len(words):
+        raise DemoError(f"{log} does not show the Push3 simulator's key")
+    return text.replace("{push3_key}", words[words.index("key") + 1])
+
+
 async def add_device(api: HomeAssistantApi, device: DemoDevice) -> str:
     """Run MeterLink's config flow for one device; return what happened, raise on failure."""
     flow_path = "/api/config/config_entries/flow"
@@ -369,7 +398,11 @@ async def add_device(api: HomeAssistantApi, device: DemoDevice) -> str:
             if isinstance(answer, str):
                 raise DemoError(f"{step_id!r} is a form but the demo has a menu choice for it")
             last_form = step_id
-            result = await api.post(f"{flow_path}/{flow_id}", dict(answer), ok=(200, 400))
+            filled = {
+                key: simulator_value(value) if isinstance(value, str) else value
+                for key, value in answer.items()
+            }
+            result = await api.post(f"{flow_path}/{flow_id}", filled, ok=(200, 400))
             if not isinstance(result, dict) or "type" not in result:  # failed the schema
                 raise DemoError(f"form {step_id!r} rejected the answer: {result}")
         elif kind in ("progress", "progress_done"):
@@ -450,7 +483,7 @@ async def check(api: HomeAssistantApi, seconds: float) -> bool:
     while True:
         entries, rows = await collect(api)
         loaded = [entry for entry in entries if entry["state"] == "loaded"]
-        ok = bool(loaded) and any(row.numeric for row in rows)
+        ok = bool(loaded) and len(loaded) == len(entries) and any(row.numeric for row in rows)
         if ok or time.monotonic() > deadline:
             break
         await asyncio.sleep(2)
@@ -464,13 +497,13 @@ async def check(api: HomeAssistantApi, seconds: float) -> bool:
             print(f"{row.entity_id:<{width}}  {row.state:>14}  {row.unit}")
     if not entries:
         print(f"check failed: there is no {DOMAIN} config entry")
-    elif not loaded:
-        print(f"check failed: no {DOMAIN} entry is loaded")
+    elif len(loaded) < len(entries):
+        print(f"check failed: {len(entries) - len(loaded)} {DOMAIN} entries are not loaded")
     elif not ok:
         print(f"check failed: no {DOMAIN} energy or power sensor has a numeric state")
     else:
         numeric = sum(row.numeric for row in rows)
-        print(f"check passed: {len(loaded)} entry loaded, {numeric} numeric energy/power sensors")
+        print(f"check passed: {len(loaded)} entries loaded, {numeric} numeric energy/power sensors")
     return ok
 
 
