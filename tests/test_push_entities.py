@@ -272,6 +272,10 @@ async def test_rate_limit_backs_off_as_asked(
     await _poll(hass, freezer, 60)
     assert [r.status for r in push_simulator.served[-1:]] == [429]
     served = len(push_simulator.served)
+    # The readings already shown are still the gateway's newest: they stay while fresh.
+    assert _state(hass, cloud_entry, "sensor", V4_ADDRESS, "import_energy") != STATE_UNAVAILABLE
+    assert _state(hass, cloud_entry, "binary_sensor", V4_ADDRESS, "reporting") == STATE_ON
+    assert _mismatches(hass, cloud_entry, push_simulator) == []
     # Two normal intervals later nothing was sent: the service asked for five minutes.
     await _poll(hass, freezer, 60)
     await _poll(hass, freezer, 60)

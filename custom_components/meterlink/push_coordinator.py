@@ -150,6 +150,7 @@ class PushCoordinator(MeterCoordinator[PushData]):
             update_interval=timedelta(seconds=interval),
             always_update=False,
         )
+        self.poll_interval = timedelta(seconds=interval)
         self.stale_after = max(MIN_STALE_AFTER, STALE_POLLS * interval)
         self._guards: dict[str, EnergyGuard] = {}
         self._gateway_names: dict[str, str] = {}  # gateway identifier -> name
@@ -188,23 +189,35 @@ class PushCoordinator(MeterCoordinator[PushData]):
                 translation_placeholders={"name": self.name},
             ) from err
         except MeterRateLimitError as err:
-            # The next poll waits for as long as the service asked (or the default).
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key="push_rate_limited",
-                translation_placeholders={
-                    "name": self.name,
-                    "seconds": f"{err.retry_after or 0:.0f}",
-                },
-                retry_after=err.retry_after,
-            ) from err
+            return self._rate_limited(err)
         except MeterError as err:
             raise UpdateFailed(
                 translation_domain=DOMAIN,
                 translation_key="push_unavailable",
                 translation_placeholders={"name": self.name, "error": str(err)},
             ) from err
+        if self.update_interval != self.poll_interval:
+            LOGGER.debug("%s: back to polling every %s", self.name, self.poll_interval)
+            self.update_interval = self.poll_interval
         return self._build(readings)
+
+    def _rate_limited(self, err: MeterRateLimitError) -> PushData:
+        """Wait as long as the service asked; meanwhile what was read stays, while it is fresh.
+
+        Readings carry the gateway's own timestamps, so keeping them is honest: each device goes
+        unavailable by the usual staleness rule, not because the service asked for a pause.
+        """
+        wait = max(err.retry_after or 0.0, self.poll_interval.total_seconds())
+        if self.data is None:  # nothing to keep: the first refresh fails and setup retries
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="push_rate_limited",
+                translation_placeholders={"name": self.name, "seconds": f"{wait:.0f}"},
+                retry_after=wait,
+            ) from err
+        LOGGER.debug("%s: rate limited, next poll in %.0f s", self.name, wait)
+        self.update_interval = timedelta(seconds=wait)
+        return self._build(PushReadings({}, {}, {}))
 
     def _build(self, readings: PushReadings) -> PushData:
         """The data to publish; unchanged readings stay the previous objects."""
