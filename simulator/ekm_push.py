@@ -36,6 +36,7 @@ from custom_components.meterlink.meters.ekm.layout import Block
 from custom_components.meterlink.meters.ekm.reading import FieldValue, MeterVersion
 
 from .ekm_meter import SimMeter
+from .web import WebService
 
 DEFAULT_ACCOUNT_KEY = "MTAxMDoyMDIw"  # EKM's public demo key (seeds 001/003)
 DEFAULT_GATEWAY = "4016fa0500cd"  # the gateway MAC of the seeds' trigger examples
@@ -147,7 +148,7 @@ API_MESSAGES: dict[int, str] = {
 }
 
 
-class PushSimulator:
+class PushSimulator(WebService):
     """The fake EKM Push service; mutate `meters`, `faults`, `gateways` to stage scenarios."""
 
     def __init__(
@@ -178,10 +179,7 @@ class PushSimulator:
         self.served: list[ServedRequest] = []
         self.auto_poll = auto_poll
         self._clock = clock
-        self._runner: web.AppRunner | None = None
-        self._port = 0
-        self._host = "127.0.0.1"
-        self.app = web.Application()
+        super().__init__()
         self.app.router.add_get("/readMeter", self._read_meter)
         self.app.router.add_get("/account/api/account", self._account)
 
@@ -385,30 +383,8 @@ class PushSimulator:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Listen; the base URL to give a client as `api_url` and `account_url`."""
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        self._host, self._port = host, site.port
+        await self.listen(host, port)
         return self.base_url
-
-    @property
-    def base_url(self) -> str:
-        """`http://host:port` of the running service."""
-        return f"http://{self._host}:{self._port}"
-
-    async def stop(self) -> None:
-        """Stop listening; safe to call twice."""
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
-
-    async def __aenter__(self) -> PushSimulator:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
 
 
 # Command line (`python -m simulator ekm-push`) -----------------------------------------------

@@ -30,6 +30,7 @@ from .ekm_push import (
     serve_until_stopped,
 )
 from .ekm_push import configure as configure_push
+from .web import WebService
 
 _ERROR_PAGE = "<html><head><title>500 Internal Server Error</title></head><body></body></html>"
 _KWH_FIELDS = frozenset(s.name for layout in LAYOUTS.values() for s in layout if s.kind is Kind.KWH)
@@ -47,7 +48,7 @@ class Push3Faults:
     truncate: bool = False
 
 
-class Push3Simulator:
+class Push3Simulator(WebService):
     """The local API of gateway `mac` (default: the first) of `cloud`."""
 
     def __init__(self, cloud: PushSimulator, mac: str | None = None) -> None:
@@ -56,9 +57,7 @@ class Push3Simulator:
         self.key = cloud.gateway_keys[self.mac]
         self.faults = Push3Faults()
         self.requests = 0
-        self._runner: web.AppRunner | None = None
-        self._host, self._port = "127.0.0.1", 0
-        self.app = web.Application()
+        super().__init__()
         self.app.router.add_get("/readMeter", self._read_meter)
 
     @property
@@ -111,30 +110,8 @@ class Push3Simulator:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Listen; the `host:port` to give a Push3 client."""
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        self._host, self._port = host, site.port
+        await self.listen(host, port)
         return self.host
-
-    @property
-    def host(self) -> str:
-        """`host:port` of the running endpoint."""
-        return f"{self._host}:{self._port}"
-
-    async def stop(self) -> None:
-        """Stop listening; safe to call twice."""
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
-
-    async def __aenter__(self) -> Push3Simulator:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
