@@ -59,6 +59,19 @@ _PART_ORDER = (
 )
 
 
+_FORMAT_ORDER = (
+    "BYSETPOS",
+    "BYMONTH",
+    "BYMONTHDAY",
+    "BYYEARDAY",
+    "BYWEEKNO",
+    "BYDAY",
+    "BYHOUR",
+    "BYMINUTE",
+    "BYSECOND",
+)
+
+
 class RRuleError(InvalidParameterError):
     """The recurrence rule is not one the gateway can evaluate."""
 
@@ -97,20 +110,24 @@ class RecurrenceRule:
         _check_rule(self)
 
     def format(self) -> str:
-        """The rule's value (after `RRULE:`), parts in the RFC's order."""
+        """The rule's value (after `RRULE:`) in python-dateutil's part order.
+
+        That is the order of the vendor's example (BYHOUR;BYMINUTE;BYSECOND), which suggests
+        the gateway's tooling writes (and reads) rules that way.
+        """
         parts = [f"FREQ={self.freq}"]
-        if self.until is not None:
-            parts.append(f"UNTIL={format_utc(self.until)}")
-        if self.count is not None:
-            parts.append(f"COUNT={self.count}")
         if self.interval != 1:
             parts.append(f"INTERVAL={self.interval}")
-        for name in _PART_ORDER[4:-1]:
+        if self.wkst is not None:
+            parts.append(f"WKST={self.wkst}")
+        if self.count is not None:
+            parts.append(f"COUNT={self.count}")
+        if self.until is not None:
+            parts.append(f"UNTIL={format_utc(self.until)}")
+        for name in _FORMAT_ORDER:
             values = getattr(self, name.lower())
             if values:
                 parts.append(f"{name}={','.join(str(value) for value in values)}")
-        if self.wkst is not None:
-            parts.append(f"WKST={self.wkst}")
         return ";".join(parts)
 
 
@@ -168,10 +185,10 @@ def parse_rrule(text: str) -> RecurrenceSet:
         if not line:
             continue
         name, colon, value = line.partition(":")
-        name, _, parameters = name.partition(";")
-        name = name.strip().upper()
         if not colon:
             name, value = "RRULE", line  # a bare "FREQ=..." line
+        name, _, parameters = name.partition(";")
+        name = name.strip().upper()
         if name == "DTSTART":
             if dtstart is not None:
                 raise _fail("DTSTART is given twice")
