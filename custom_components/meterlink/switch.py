@@ -9,9 +9,10 @@ from homeassistant.components.switch import SwitchEntity
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import CONNECTION_EKM_RS485
+from .const import CONNECTION_EKM_PUSH, CONNECTION_EKM_RS485
 from .descriptions.ekm import SWITCHES, EkmSwitchEntityDescription
 from .entity import MeterLinkEntity, async_add_meter_entities
+from .push_switch import async_setup_push_switches
 from .runtime import MeterLinkConfigEntry, PlatformSetup, setup_platform
 
 PARALLEL_UPDATES = 1  # one write at a time: they share the bus with every poll
@@ -50,4 +51,5 @@ SETUPS: Final[dict[str, PlatformSetup]] = {
     CONNECTION_EKM_RS485: partial(
         async_add_meter_entities, entity_class=MeterLinkSwitch, descriptions=SWITCHES
     ),
+    CONNECTION_EKM_PUSH: async_setup_push_switches,
 }
