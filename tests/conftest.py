@@ -45,6 +45,8 @@ from custom_components.meterlink.meters.ekm.reading import EkmReading, FieldValu
 from simulator.ekm_meter import SimMeter
 from simulator.ekm_rs485 import EkmBusSimulator
 
+from .device_api_fixtures import cloud_entry, cloud_sim, make_cloud_entry  # noqa: F401
+
 V4_ADDRESS = "000300001001"
 V4_OTHER = "000300001002"  # configured without a password
 V3_ADDRESS = "000000011766"
