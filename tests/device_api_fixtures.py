@@ -74,15 +74,11 @@ def device_id_of(hass: HomeAssistant, entry: MockConfigEntry, identifier: str) -
     """The registry id of a meter, ioStack or gateway (by MAC) device of the entry."""
     if identifier == GATEWAY:
         identifier = gateway_identifier(GATEWAY)
-    device = dr.async_get(hass).async_get_device_by_identifier(
-        (DOMAIN, identifier), entry.entry_id
-    )
+    device = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, identifier), entry.entry_id)
     assert device is not None, identifier
     return device.id
 
 
 def switch_id(hass: HomeAssistant, entry: MockConfigEntry, suffix: str) -> str | None:
     """The entity id of a cloud switch by its unique-id suffix (None: not offered)."""
-    return er.async_get(hass).async_get_entity_id(
-        "switch", DOMAIN, f"{entry.unique_id}_{suffix}"
-    )
+    return er.async_get(hass).async_get_entity_id("switch", DOMAIN, f"{entry.unique_id}_{suffix}")

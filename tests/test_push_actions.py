@@ -82,7 +82,11 @@ async def test_every_command_returns_the_devices_answer(
 ) -> None:
     target, command = key
     address = RELAY_METER if target is Target.METER else IOSTACK
-    data = {"device_id": device_id_of(hass, cloud_entry, address), "command": command, "params": VALID[key]}
+    data = {
+        "device_id": device_id_of(hass, cloud_entry, address),
+        "command": command,
+        "params": VALID[key],
+    }
     sent_before = len(cloud_sim.device_api.commands)
     try:
         response = await _send(hass, data)
@@ -163,7 +167,10 @@ async def test_gateway_device_with_explicit_target(
 async def test_concurrent_commands_each_get_their_own_answer(
     hass: HomeAssistant, cloud_sim: CloudSim, cloud_entry: MockConfigEntry
 ) -> None:
-    meter_id, stack_id = device_id_of(hass, cloud_entry, RELAY_METER), device_id_of(hass, cloud_entry, IOSTACK)
+    meter_id, stack_id = (
+        device_id_of(hass, cloud_entry, RELAY_METER),
+        device_id_of(hass, cloud_entry, IOSTACK),
+    )
     calls = [
         {"device_id": meter_id, "command": "GetTariffData"},
         {"device_id": meter_id, "command": "GetSchedules"},
@@ -199,10 +206,16 @@ async def test_an_answer_that_never_comes_names_the_command(
     with pytest.raises(HomeAssistantError) as caught:
         await _send(
             hass,
-            {"device_id": device_id_of(hass, cloud_entry, RELAY_METER), "command": "GetTariffData", "timeout": 0.3},
+            {
+                "device_id": device_id_of(hass, cloud_entry, RELAY_METER),
+                "command": "GetTariffData",
+                "timeout": 0.3,
+            },
         )
     assert caught.value.translation_key == "device_api_answer_timeout"
-    assert caught.value.translation_placeholders["msg_id"] == cloud_sim.device_api.commands[-1].msg_id
+    assert (
+        caught.value.translation_placeholders["msg_id"] == cloud_sim.device_api.commands[-1].msg_id
+    )
 
 
 async def test_a_device_failure_is_a_home_assistant_error(
@@ -267,7 +280,11 @@ async def test_invalid_parameters_never_reach_the_api(
     with pytest.raises(ServiceValidationError) as caught:
         await _send(
             hass,
-            {"device_id": device_id_of(hass, cloud_entry, address), "command": spec.name, "params": params},
+            {
+                "device_id": device_id_of(hass, cloud_entry, address),
+                "command": spec.name,
+                "params": params,
+            },
         )
     assert caught.value.translation_key == "device_api_invalid_parameter"
     assert name in caught.value.translation_placeholders["error"]

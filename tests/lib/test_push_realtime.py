@@ -157,7 +157,10 @@ def test_readings_with_gateway_and_missing_devices() -> None:
     assert readings.meters[V4].reading.fields["kWh_Tot"] == 2.0
     assert readings.meters[V4].gateway == "4016fa0500cd"
     assert readings.iostacks["000000900001"].fields == {"AI_1": 1.5}
-    assert readings.missing == {"000300001002": "only bad reads", "000300001003": "not in the answer"}
+    assert readings.missing == {
+        "000300001002": "only bad reads",
+        "000300001003": "not in the answer",
+    }
 
 
 def test_lowercase_readmeter_member_of_seed_003() -> None:
