@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from custom_components.meterlink.meters.ekm.reading import MeterVersion
 from simulator.ekm_meter import SimMeter
 from simulator.ekm_push import DEFAULT_GATEWAY, PushSimulator
 from simulator.ekm_push import SimIoStack as CloudIoStack
@@ -20,8 +21,6 @@ from simulator.ekm_push_device_api import (
     SimIoStack,
     TokenInfo,
 )
-
-from custom_components.meterlink.meters.ekm.reading import MeterVersion
 
 ACCOUNT = "account-1"
 WRITE_TOKEN = "write-token-XZTdu8_5iw62WQuDg4OHIMhG7m"
@@ -48,7 +47,7 @@ class CloudSim:
 
 
 async def start_cloud() -> CloudSim:
-    """Start the combined cloud on 127.0.0.1 (stop it with `push.stop()` and `device_api.stop()`)."""
+    """Start the combined cloud on 127.0.0.1 (`cloud_running` also stops it)."""
     meters = [
         SimMeter(RELAY_METER),
         SimMeter(OTHER_V4),

@@ -30,8 +30,8 @@ from custom_components.meterlink.meters.push.fields import (
 )
 from custom_components.meterlink.meters.push.models import (
     IoStackReading,
-    PushInventory,
     PushGateway,
+    PushInventory,
     PushMeterReading,
     PushReadings,
 )
