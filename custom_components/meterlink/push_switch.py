@@ -319,7 +319,7 @@ class PushTriggerSwitch(CoordinatorEntity[TriggerCoordinator], SwitchEntity):
     """One gateway trigger: on while enabled; its conditions and actions as attributes."""
 
     _attr_has_entity_name = True
-    _attr_translation_key = "push_trigger"
+    _attr_translation_key = "push_trigger"  # the icons; the name is the trigger's own
 
     def __init__(
         self, coordinator: TriggerCoordinator, settings: DeviceSettings, found: GatewayTrigger
@@ -332,14 +332,14 @@ class PushTriggerSwitch(CoordinatorEntity[TriggerCoordinator], SwitchEntity):
         self._attr_unique_id = f"{settings.entry.unique_id}_trigger_{found.uuid}"
         self._attr_device_info = device_info(gateway_identifier(found.gateway))
         self._trigger = found.trigger
-        self._attr_translation_placeholders = {"name": found.trigger.trigger_name}
+        self._attr_name = found.trigger.trigger_name
 
     @callback
     def _handle_coordinator_update(self) -> None:
         found = (self.coordinator.data or {}).get(self.trigger_uuid)
         if found is not None:
             self._trigger = found.trigger
-            self._attr_translation_placeholders = {"name": found.trigger.trigger_name}
+            self._attr_name = found.trigger.trigger_name
         super()._handle_coordinator_update()
 
     @property
