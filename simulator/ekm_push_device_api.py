@@ -164,6 +164,9 @@ class DeviceApiSimulator:
         self._delays = (min_delay, max_delay)
         self.delay_for: Callable[[SentCommand], float | None] = self._random_delay
         self.split_writes = False  # write each stream message in two pieces
+        self.binary_frames = False  # websocket messages as binary frames
+        self.stream_status: int | None = None  # answer /sub and /ws with this HTTP status
+        self.own_channel_ids = False  # ignore the client's response_channel_id
         self.requests: list[ServedRequest] = []
         self.commands: list[SentCommand] = []
         self.answers: dict[str, dict[str, Any]] = {}
@@ -181,6 +184,7 @@ class DeviceApiSimulator:
         app.router.add_get("/ws/{channel}", self._subscribe_websocket)
         app.router.add_route("*", "/api/trigger", self._trigger)
         app.on_shutdown.append(self._on_shutdown)
+        app.on_cleanup.append(self._on_cleanup)
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve on its own; returns the base URL (`http://host:port`)."""
@@ -196,14 +200,22 @@ class DeviceApiSimulator:
 
     async def stop(self) -> None:
         """Stop serving and drop pending answers; safe to call twice."""
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
+        await self._cancel_answers()
+
+    async def _on_cleanup(self, app: web.Application) -> None:
+        await self._cancel_answers()
+
+    async def _cancel_answers(self) -> None:
+        """Drop answers not yet published (also when mounted on another simulator's app)."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def _on_shutdown(self, app: web.Application) -> None:
         for channel in self._channels.values():
@@ -227,6 +239,15 @@ class DeviceApiSimulator:
         found.backlog.append(text)
         for queue in found.subscribers:
             queue.put_nowait(text)
+
+    def kick_subscribers(self) -> int:
+        """End every open stream and websocket (a push server restarting); how many ended."""
+        count = 0
+        for channel in self._channels.values():
+            for queue in channel.subscribers:
+                queue.put_nowait(None)
+                count += 1
+        return count
 
     def _random_delay(self, command: SentCommand) -> float:
         return self._random.uniform(*self._delays)
@@ -302,7 +323,9 @@ class DeviceApiSimulator:
                 raise _BadRequest("params must be a JSON object")
             self._device_gateway(token, gateways, target, target_id)
             execute = self._prepare(target, target_id, command, params)
-            channel = _opt_str(body, "response_channel_id") or f"response_{uuid.uuid4().hex}"
+            channel = _opt_str(body, "response_channel_id") or ""
+            if self.own_channel_ids or not channel:
+                channel = f"response_{uuid.uuid4().hex}"
             if _CHANNEL.fullmatch(channel) is None or "." in channel:
                 raise _BadRequest("invalid response_channel_id")
         except _Refused as err:
@@ -495,7 +518,15 @@ class DeviceApiSimulator:
         replay = list(channel.backlog)[-count:] if count else []
         return channel, replay
 
+    def _refused_stream(self, request: web.Request) -> web.Response | None:
+        if self.stream_status is None:
+            return None
+        text = f"stream refused ({self.stream_status})"
+        return self._refuse(request, self.stream_status, text, None)
+
     async def _subscribe_stream(self, request: web.Request) -> web.StreamResponse:
+        if (refused := self._refused_stream(request)) is not None:
+            return refused
         channel, replay = self._open(request)
         queue: asyncio.Queue[str | None] = asyncio.Queue()
         channel.subscribers.add(queue)
@@ -522,7 +553,15 @@ class DeviceApiSimulator:
             data = data[half:]
         await response.write(data)
 
-    async def _subscribe_websocket(self, request: web.Request) -> web.WebSocketResponse:
+    async def _send_frame(self, websocket: web.WebSocketResponse, text: str) -> None:
+        if self.binary_frames:
+            await websocket.send_bytes(text.encode())
+        else:
+            await websocket.send_str(text)
+
+    async def _subscribe_websocket(self, request: web.Request) -> web.StreamResponse:
+        if (refused := self._refused_stream(request)) is not None:
+            return refused
         channel, replay = self._open(request)
         queue: asyncio.Queue[str | None] = asyncio.Queue()
         websocket = web.WebSocketResponse()
@@ -539,9 +578,9 @@ class DeviceApiSimulator:
         reader = asyncio.create_task(until_closed())
         try:
             for old in replay:
-                await websocket.send_str(old)
+                await self._send_frame(websocket, old)
             while (text := await queue.get()) is not None:
-                await websocket.send_str(text)
+                await self._send_frame(websocket, text)
         except ConnectionResetError:
             pass
         finally:

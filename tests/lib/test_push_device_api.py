@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from custom_components.meterlink.meters.ekm.layout import Block
 from custom_components.meterlink.meters.ekm.reading import MeterVersion
@@ -25,7 +26,9 @@ from custom_components.meterlink.meters.errors import (
     MeterApiError,
     MeterAuthError,
     MeterConnectionError,
+    MeterFrameError,
     MeterPermissionError,
+    MeterTimeoutError,
 )
 from custom_components.meterlink.meters.push.commands import Target
 from custom_components.meterlink.meters.push.device_api import (
@@ -580,3 +583,177 @@ def test_stream_url_takes_the_api_scheme() -> None:
         None, OWNER_TOKEN, GATEWAY_KEY, api_url="http://127.0.0.1:1/", transport="websocket"
     )  # type: ignore[arg-type]
     assert plain.stream_url("127.0.0.1:1", "c") == "ws://127.0.0.1:1/ws/c.b20"
+
+
+# Stream faults ------------------------------------------------------------------------------
+
+
+async def until(condition: Callable[[], bool], limit: float = 3.0) -> None:
+    """Poll the simulator's state (it has no events to wait on) for at most `limit` s."""
+    async with asyncio.timeout(limit):
+        while not condition():  # noqa: ASYNC110 - polling state that has no event
+            await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize("transport", list(StreamTransport))
+@pytest.mark.parametrize(("status", "error"), [(403, MeterPermissionError), (401, MeterAuthError)])
+async def test_a_refused_stream_fails_the_waiting_command_at_once(
+    world: World,
+    session: aiohttp.ClientSession,
+    transport: StreamTransport,
+    status: int,
+    error: type[Exception],
+) -> None:
+    world.sim.stream_status = status
+    async with client(session, world, transport=transport, answer_timeout=5) as api:
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(error):
+            await api.send("meter", V4, "GetSchedules")
+    assert asyncio.get_running_loop().time() - started < 2  # not the answer timeout
+    assert [r.status for r in world.sim.requests] == [200, status]
+
+
+@pytest.mark.parametrize("transport", list(StreamTransport))
+async def test_a_failing_stream_is_retried_and_named_in_the_timeout(
+    world: World, session: aiohttp.ClientSession, transport: StreamTransport
+) -> None:
+    world.sim.stream_status = 503
+    async with client(session, world, transport=transport, answer_timeout=0.4) as api:
+        with pytest.raises(AnswerTimeoutError, match="response stream") as caught:
+            await api.send("meter", V4, "GetSchedules")
+    assert caught.value.msg_id == world.sim.commands[0].msg_id
+    assert sum(r.status == 503 for r in world.sim.requests) >= 2  # retried
+
+
+async def test_an_unreachable_stream_host_is_named_in_the_timeout(
+    world: World, session: aiohttp.ClientSession
+) -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        world.sim.channel_host = f"127.0.0.1:{unused.getsockname()[1]}"
+        async with client(session, world, answer_timeout=0.4) as api:
+            with pytest.raises(AnswerTimeoutError, match="cannot read answers"):
+                await api.send("meter", V4, "GetSchedules")
+
+
+@pytest.mark.parametrize("transport", list(StreamTransport))
+async def test_stream_restart_is_survived_through_the_backlog(
+    world: World, session: aiohttp.ClientSession, transport: StreamTransport
+) -> None:
+    world.sim.delay_for = lambda sent: 0.3
+    world.sim.binary_frames = True
+    async with client(session, world, transport=transport) as api:
+        pending = asyncio.create_task(api.send("meter", V4, "GetSchedules"))
+        await until(lambda: world.sim.subscribers(api.response_channel_id) > 0)
+        assert world.sim.kick_subscribers() == 1
+        answer = await pending
+    assert answer.msg_id == world.sim.commands[0].msg_id
+    opened = [r for r in world.sim.requests if r.method == "GET"]
+    assert len(opened) >= 2
+
+
+async def test_api_choosing_its_own_channel_is_followed(
+    world: World, session: aiohttp.ClientSession
+) -> None:
+    world.sim.own_channel_ids = True
+    async with client(session, world) as api:
+        answers = await asyncio.gather(*(api.send("meter", V4, "GetSchedules") for _ in range(3)))
+    assert [a.msg_id for a in answers] == [c.msg_id for c in world.sim.commands]
+    assert all(c.channel != api.response_channel_id for c in world.sim.commands)
+
+
+async def test_queue_only_returns_the_receipt(world: World, session: aiohttp.ClientSession) -> None:
+    async with client(session, world) as api:
+        receipt = await api.queue(
+            "meter", V4, "SetRelay", {"relay": "relay_2", "status": "close", "duration": 0}
+        )
+    (sent,) = world.sim.commands
+    assert receipt.msg_id == sent.msg_id
+    assert receipt.response_channel_id == api.response_channel_id
+    assert sent.params["relay"] == "Relay_2"
+
+
+async def test_close_ends_waiting_commands(world: World, session: aiohttp.ClientSession) -> None:
+    world.sim.delay_for = lambda sent: None
+    api = client(session, world, answer_timeout=5)
+    pending = asyncio.create_task(api.send("meter", V4, "GetSchedules"))
+    await until(lambda: bool(world.sim.commands))
+    await asyncio.sleep(0.05)
+    await api.close()
+    with pytest.raises(MeterConnectionError):
+        await pending
+    with pytest.raises(MeterConnectionError):
+        await api.send("meter", V4, "GetSchedules")
+    assert len(world.sim.commands) == 1
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"answer_timeout": 0}, {"request_timeout": -1}, {"backlog": 5000}, {"gateway": "gw-1"}],
+)
+def test_bad_client_settings(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(InvalidParameterError):
+        DeviceApiClient(None, OWNER_TOKEN, GATEWAY_KEY, **kwargs)  # type: ignore[arg-type]
+
+
+async def test_oversized_and_slow_api_answers(session: aiohttp.ClientSession) -> None:
+    """A stand-in API that misbehaves in ways the simulator does not."""
+
+    async def huge(request: web.Request) -> web.Response:
+        return web.Response(body=b"{" + b" " * 300_000 + b"}", content_type="application/json")
+
+    release = asyncio.Event()
+
+    async def slow(request: web.Request) -> web.Response:
+        await release.wait()
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_post("/huge/sendCommand", huge)
+    app.router.add_post("/slow/sendCommand", slow)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    try:
+        big = DeviceApiClient(session, OWNER_TOKEN, GATEWAY_KEY, api_url=f"{base}/huge")
+        with pytest.raises(MeterFrameError, match="larger than"):
+            await big.send("meter", V4, "GetSchedules")
+        late = DeviceApiClient(
+            session, OWNER_TOKEN, GATEWAY_KEY, api_url=f"{base}/slow", request_timeout=0.2
+        )
+        with pytest.raises(MeterTimeoutError):
+            await late.send("meter", V4, "GetSchedules")
+    finally:
+        release.set()
+        await runner.cleanup()
+
+
+async def test_install_mounts_onto_another_app(session: aiohttp.ClientSession) -> None:
+    """The Push simulator mounts these routes next to its own; cleanup drops pending answers."""
+    sim = make_simulator()
+    sim.delay_for = lambda sent: 0.05 if sent.command == "GetSchedules" else 30
+
+    async def read_meter(request: web.Request) -> web.Response:
+        return web.json_response({"readMeter": {}})
+
+    app = web.Application()
+    app.router.add_get("/readMeter", read_meter)
+    sim.install(app)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    api = DeviceApiClient(session, OWNER_TOKEN, GATEWAY_KEY, api_url=f"http://127.0.0.1:{port}")
+    try:
+        assert (await api.send("meter", V4, "GetSchedules")).success
+        await api.queue("meter", V4, "GetTariffData")  # answered in 30 s: still pending
+        async with session.get(f"http://127.0.0.1:{port}/readMeter") as response:
+            assert response.status == 200
+    finally:
+        await api.close()
+        await runner.cleanup()
+    assert len(sim.commands) == 2
+    assert list(sim.answers) == [sim.commands[0].msg_id]

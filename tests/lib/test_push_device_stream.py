@@ -35,6 +35,7 @@ from custom_components.meterlink.meters.push.commands import (
     validate_command,
 )
 from custom_components.meterlink.meters.push.device_stream import (
+    MAX_MESSAGE,
     AnswerDemux,
     CommandAnswer,
     StreamDecoder,
@@ -400,3 +401,34 @@ def test_arbitrary_params_give_params_or_invalid_parameter(key: Any, params: Any
     except InvalidParameterError:
         return
     json.dumps(checked, allow_nan=False)
+
+
+def test_decoder_drops_non_json_brackets_and_endless_messages() -> None:
+    decoder = StreamDecoder()
+    good = json.dumps(SEED_ANSWER)
+    assert decoder.feed(f"{{]{{'single': quotes}}{good}".encode()) == [SEED_ANSWER]
+    endless = StreamDecoder()
+    assert endless.feed(b'{"msg_id": "' + b"x" * (MAX_MESSAGE + 1)) == []
+    assert endless.skipped > MAX_MESSAGE
+    assert endless.feed(good.encode()) == [SEED_ANSWER]  # back in step afterwards
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "text",
+        [SEED_ANSWER],
+        {**SEED_ANSWER, "msg_id": " "},
+        {**SEED_ANSWER, "success": "true"},
+        {"id": 1, "text": "not json"},
+    ],
+)
+def test_messages_that_are_no_answers(message: object) -> None:
+    with pytest.raises(MeterFrameError):
+        parse_answer(message)
+
+
+def test_answer_data_keeps_json_but_not_non_finite_numbers() -> None:
+    answer = parse_answer({**SEED_ANSWER, "data": {"a": [1, math.nan], "b": "x"}, "error": " "})
+    assert answer.data == {"a": [1, None], "b": "x"}
+    assert answer.error is None

@@ -295,8 +295,14 @@ class DeviceApiClient:
         return channel
 
     async def _subscribed(self, channel: _Channel) -> None:
-        """Start the reader and give it a moment to connect, so answers arrive live."""
+        """Start the reader and give it a moment to connect, so answers arrive live.
+
+        When the stream failed last time there is no point waiting: the backlog requested on
+        reconnect brings the answer anyway.
+        """
         self._start_reader(channel)
+        if channel.last_error is not None and not channel.connected.is_set():
+            return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(channel.connected.wait(), self._request_timeout)
 
@@ -392,7 +398,7 @@ class DeviceApiClient:
             url, timeout=self._stream_timeout(), headers={"Accept": "application/json"}
         ) as response:
             if response.status != 200:
-                body = await response.content.read(MAX_BODY)
+                body = await read_limited(response)
                 error = error_for_status(response.status, body)
                 raise error or MeterFrameError(f"response stream: HTTP {response.status}")
             channel.connects += 1
@@ -468,11 +474,7 @@ async def request_json(
             headers=headers,
             timeout=aiohttp.ClientTimeout(total=request_timeout),
         ) as response:
-            raw = await response.content.read(MAX_BODY + 1)
-            if len(raw) > MAX_BODY:
-                msg = f"the API answer is larger than {MAX_BODY} bytes"
-                raise MeterFrameError(msg)
-            return response.status, raw
+            return response.status, await read_limited(response)
     except TimeoutError:
         host = urlsplit(url).netloc
         msg = f"{host} did not answer within {request_timeout:g} s"
@@ -483,3 +485,16 @@ async def request_json(
         detail = redact(str(err), token, *secrets_) or type(err).__name__
         msg = f"cannot reach {host}: {detail}"
         raise MeterConnectionError(msg) from None
+
+
+async def read_limited(response: aiohttp.ClientResponse) -> bytes:
+    """The whole body, or MeterFrameError once it grows beyond MAX_BODY."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > MAX_BODY:
+            msg = f"the API answer is larger than {MAX_BODY} bytes"
+            raise MeterFrameError(msg)
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -106,9 +106,6 @@ def _json_argument(text: str, what: str) -> Any:
     except json.JSONDecodeError as err:
         msg = f"{what} is not valid JSON ({err.msg} at character {err.pos})"
         raise InvalidParameterError(msg) from None
-    except ValueError as err:
-        msg = f"{what} is not valid JSON ({err})"
-        raise InvalidParameterError(msg) from None
     except RecursionError:
         msg = f"{what} is nested too deeply"
         raise InvalidParameterError(msg) from None

@@ -34,7 +34,7 @@ from ..errors import (
 )
 from .commands import JsonValue
 
-MAX_MESSAGE = 1024 * 1024
+MAX_MESSAGE = 256 * 1024
 """A command answer is small; a larger unfinished message means the stream is not JSON."""
 
 MAX_EARLY_ANSWERS = 256
@@ -191,7 +191,7 @@ def parse_answer(message: object) -> CommandAnswer:
     return CommandAnswer(
         msg_id=msg_id,
         success=success,
-        error=None if error is None or error == "" else _text(error),
+        error=None if error is None else (_text(error) or None),
         data=_plain(message.get("data")),
         timestamp=None if timestamp is None else float(timestamp),
     )
@@ -213,7 +213,8 @@ class StreamDecoder:
 
     Bytes between messages that are not JSON (pings, separators, a broken message) are
     skipped; an unfinished message waits for the next chunk. A message that grows beyond
-    MAX_MESSAGE without ending is dropped, so a non-JSON stream cannot exhaust memory.
+    MAX_MESSAGE without ending is dropped, so a non-JSON stream cannot exhaust memory, and a
+    bracketed text that is not JSON is dropped whole, so decoding stays linear in the input.
     """
 
     def __init__(self) -> None:
@@ -243,19 +244,19 @@ class StreamDecoder:
             if end is None:
                 if len(self._buffer) <= MAX_MESSAGE:
                     return  # unfinished: wait for more
-                self._skip_one()  # too long to be a message: resynchronise
-                continue
+                self._skip(len(self._buffer))  # too long to be a message: drop it all
+                return
             try:
                 value = self._json.decode(self._buffer[:end])
             except ValueError, RecursionError:
-                self._skip_one()
+                self._skip(end)  # bracketed but not JSON: drop it whole (linear time)
                 continue
             self._buffer = self._buffer[end:]
             yield value
 
-    def _skip_one(self) -> None:
-        self.skipped += 1
-        self._buffer = self._buffer[1:]
+    def _skip(self, count: int) -> None:
+        self.skipped += count
+        self._buffer = self._buffer[count:]
 
 
 def _next_start(text: str) -> int:
