@@ -114,11 +114,12 @@ class PushFaults:
     truncate: bool = False
     bad_reads: set[str] = field(default_factory=set)
     no_data: set[str] = field(default_factory=set)
+    account_answer: tuple[int, str] | None = None  # (status, body) of the Account API
     times: int | None = None
 
     def clear(self) -> None:
         """Serve normally again."""
-        self.http_status = self.api_code = self.times = None
+        self.http_status = self.api_code = self.times = self.account_answer = None
         self.truncate = False
         self.bad_reads.clear()
         self.no_data.clear()
@@ -359,6 +360,10 @@ class PushSimulator:
             return refusal
         kind = self.key_kind(key)
         visible = self.visible(key) or []
+        if self.faults.account_answer is not None:
+            status, body = self.faults.account_answer
+            self._record(request, kind, status)
+            return web.Response(status=status, text=body)
         self._record(request, kind, 200, visible)
         if kind == "device":
             address = visible[0]

@@ -31,7 +31,11 @@ from custom_components.meterlink.meters.push.account import (
     interpret_account,
     parse_inventory,
 )
-from custom_components.meterlink.meters.push.models import PushInventory, PushReadings
+from custom_components.meterlink.meters.push.models import (
+    PushGateway,
+    PushInventory,
+    PushReadings,
+)
 from custom_components.meterlink.meters.push.push3 import (
     gateway_unique_id,
     interpret_push3,
@@ -151,12 +155,15 @@ def test_readings_with_gateway_and_missing_devices() -> None:
         {"Meter": "000300001002", "Protocol": "v4", "ReadData": [{"Good": 0, "PERR.NR": 1}]},
         {"Meter": "000000900001", "Protocol": "ios", "ReadData": [{"AI_1": "1.5"}]},
         {"Meter": "not a meter", "ReadData": []},
+        {"ReadData": [{"Meter_Address": "000300001004", "kWh_Tot": "4.5"}]},
+        {"ReadData": [7]},
         {"Meter": "000000900002", "ReadData": "nope"},
     )
     readings = interpret_readmeter(200, body, requested=[V4, "000300001003"])
     assert readings.meters[V4].reading.fields["kWh_Tot"] == 2.0
     assert readings.meters[V4].gateway == "4016fa0500cd"
     assert readings.iostacks["000000900001"].fields == {"AI_1": 1.5}
+    assert readings.meters["000300001004"].reading.fields["kWh_Tot"] == 4.5
     assert readings.missing == {
         "000300001002": "only bad reads",
         "000300001003": "not in the answer",
@@ -253,23 +260,10 @@ def test_account_url() -> None:
     assert account_url(API, "a=") == f"{API}/account/api/account?key=a%3D"
 
 
-@pytest.mark.parametrize(
-    ("document", "expected"),
-    [
-        (  # the one public sample shape (ekm.md §2.1)
-            {"gateways": [{"name": "Home", "mac": "4016fa0500cd", "meters": ["300001001"]}]},
-            PushInventory(
-                (
-                    __import__(
-                        "custom_components.meterlink.meters.push.models", fromlist=["x"]
-                    ).PushGateway("4016fa0500cd", "Home", (V4,)),
-                ),
-                (V4,),
-            ),
-        ),
-    ],
-)
-def test_inventory_sample_shape(document: dict[str, Any], expected: PushInventory) -> None:
+def test_inventory_sample_shape() -> None:
+    # The one public sample shape (ekm.md §2.1).
+    document = {"gateways": [{"name": "Home", "mac": "4016fa0500cd", "meters": ["300001001"]}]}
+    expected = PushInventory((PushGateway("4016fa0500cd", "Home", (V4,)),), (V4,))
     assert parse_inventory(document) == expected
 
 

@@ -53,6 +53,9 @@ def interpret_account(
         stated = api_error(text, status=status, key=key)
         if stated is not None:
             raise stated from None
+        if status >= 400:
+            msg = f"EKM Push account answered HTTP {status}"
+            raise MeterApiError(msg, status=status) from None
         raise
     stated = api_error(document, status=status, key=key)
     if stated is not None:

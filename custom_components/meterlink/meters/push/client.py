@@ -9,12 +9,13 @@ otherwise refuses at once with the remaining time instead of provoking another 4
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 import aiohttp
 
-from ..errors import MeterRateLimitError
+from ..errors import MeterApiError, MeterFrameError, MeterRateLimitError
 from .account import DEFAULT_ACCOUNT_URL, account_url, interpret_account
 from .models import PushInventory, PushReadings
 from .realtime import (
@@ -99,13 +100,20 @@ class PushClient:
         """The newest good read of every device in `addresses` (default: all the key sees).
 
         `count` reads per device are asked for (1..1000) and the newest good one kept, so a
-        larger count rides over a few bad reads. A batch the API refuses as "no data" or
-        "invalid meter" is split until the devices responsible are found; they are listed in
-        `missing` and the others still read (with `isolate=False` that API error is raised
-        instead). Other failures raise (see `interpret_readmeter`).
+        larger count rides over a few bad reads. Devices the API refuses ("no data yet",
+        "invalid meter for this key") are listed in `missing` with the reason while the others
+        still read (with `isolate=False` that API error is raised instead). Other failures
+        raise (see `interpret_readmeter`).
         """
         if addresses is None:
-            wanted: Sequence[str] = (await self.discover()).devices
+            try:
+                wanted: Sequence[str] = (await self.discover()).devices
+            except (MeterFrameError, MeterApiError) as err:
+                # The Account API's layout is not published: when its answer cannot be used,
+                # readMeter without `meters` (all the key's devices, ekm.md §2.1) still works.
+                if isinstance(err, MeterApiError) and err.code is not None:
+                    raise
+                return await self._read_batch((), count, isolate)
         else:
             wanted = check_addresses(addresses)
         result = PushReadings()
@@ -114,6 +122,14 @@ class PushClient:
         return result
 
     async def _read_batch(self, batch: tuple[str, ...], count: int, isolate: bool) -> PushReadings:
+        """One readMeter request; an API refusal is narrowed to the devices it concerns.
+
+        The API's messages name the devices ("There is not data for: {meters}", "Found invalid
+        meter: {meter}"): those are set aside and the rest asked again. A refusal that names
+        none of the batch is split in halves for "invalid meter" (one bad address must not
+        hide the others) and taken for the whole batch for "no data" (splitting a new
+        account's batch would cost a request per meter).
+        """
         url = readmeter_url(self._api_url, self._key, batch, count=count)
         answer = await self._get(url, "EKM Push")
         try:
@@ -128,8 +144,13 @@ class PushClient:
         except (PushNoDataError, PushInvalidMeterError) as err:
             if not isolate:
                 raise
-            if len(batch) == 1:
-                return PushReadings(missing={batch[0]: str(err)})
+            named = named_devices(str(err), batch)
+            if named and len(named) < len(batch):
+                rest = tuple(address for address in batch if address not in named)
+                refused = PushReadings(missing=dict.fromkeys(named, str(err)))
+                return refused.merged_with(await self._read_batch(rest, count, isolate))
+            if len(batch) <= 1 or isinstance(err, PushNoDataError):
+                return PushReadings(missing=dict.fromkeys(batch, str(err)))
         half = len(batch) // 2
         first = await self._read_batch(batch[:half], count, isolate)
         return first.merged_with(await self._read_batch(batch[half:], count, isolate))
@@ -161,3 +182,11 @@ class PushClient:
             msg = f"request not sent: EKM Push accepts the next one in {wait:.0f} s"
             raise MeterRateLimitError(msg, retry_after=wait)
         await self._sleep(wait)
+
+
+def named_devices(message: str, batch: Sequence[str]) -> tuple[str, ...]:
+    """The devices of `batch` an API message names (9 or 12 digits, `~`-separated or not)."""
+    mentioned = {
+        address.zfill(12) for address in re.findall(r"(?<![0-9])[0-9]{1,12}(?![0-9])", message)
+    }
+    return tuple(address for address in batch if address in mentioned)

@@ -153,11 +153,15 @@ def parse_readmeter(document: Any, *, requested: Sequence[str] = ()) -> PushRead
     read_sets = _read_sets(document)
     reads: dict[str, list[tuple[Mapping[str, Any], object, str | None]]] = {}
     for read_set in read_sets:
-        address = device_address(
-            next((read_set[k] for k in ("Meter", "Device", "IoStack") if k in read_set), None)
-        )
         data = read_set.get("ReadData")
-        if address is None or not isinstance(data, list):
+        if not isinstance(data, list):
+            continue
+        named = next((read_set[k] for k in ("Meter", "Device", "IoStack") if k in read_set), None)
+        if named is None:  # a set that does not say whose it is: its reads may
+            first = next((read for read in data if isinstance(read, Mapping)), {})
+            named = first.get("Meter_Address")
+        address = device_address(named)
+        if address is None:
             continue
         protocol = read_set.get("Protocol")
         gateway = mac_address(read_set.get("MAC_Addr"))

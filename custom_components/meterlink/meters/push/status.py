@@ -80,7 +80,8 @@ def decode_json(body: bytes | str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as err:
         stripped = text.rstrip()
-        if stripped[:1] in {"{", "["} and err.pos >= len(stripped):
+        ended_early = err.pos >= len(stripped) or err.msg.startswith("Unterminated")
+        if stripped[:1] in {"{", "["} and ended_early:
             msg = f"the answer is truncated JSON ({len(text)} characters)"
         else:
             msg = "the answer is not JSON"
