@@ -1,4 +1,6 @@
-"""Benchmarks of the EKM RS-485 path: `python -m simulator.bench rs485` (prints figures).
+"""Benchmarks: `python -m simulator.bench rs485` (EKM RS-485 path) and `... push` (EKM Push in HA).
+
+`rs485`:
 
 1. How close a poll cycle (the A block of every meter, as the coordinator reads them) comes
    to the wire-time lower bound on a bus paced at 9600 baud 7E1. Everything above 1.0 is
@@ -6,6 +8,9 @@
 2. The same v4 meter read through a pty by EKM's own blocking `ekmmeters` 0.2.5 and by
    `EkmBus`. ekmmeters is not a project dependency: it goes into a throwaway virtual
    environment under /tmp and runs in a subprocess, because it blocks and uses pyserial.
+
+`push`: see `simulator.bench_push` (a real Home Assistant in-process, 1/100/1000 meters on one
+EKM Push key: requests, CPU milliseconds and state writes per poll).
 """
 
 from __future__ import annotations
@@ -206,7 +211,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench.add_argument("--reads", type=int, default=5, help="reads per client in the comparison")
     bench.add_argument("--quick", action="store_true", help="fewer cycles")
     bench.add_argument("--no-compare", action="store_true", help="skip the ekmmeters comparison")
+    push = benches.add_parser("push", help="EKM Push key in Home Assistant: cost per poll")
+    push.add_argument("--sizes", default="1,100,1000", help="meters on the key, comma-separated")
+    push.add_argument("--polls", type=int, default=5, help="polls measured per scenario")
     args = parser.parse_args(argv)
+    if args.bench == "push":
+        from .bench_push import push_bench
+
+        sizes = [int(size) for size in args.sizes.split(",") if size]
+        asyncio.run(push_bench(sizes, args.polls))
+        return 0
     cycles = (3, 2, 1) if args.quick else (10, 5, 2)
     asyncio.run(rs485((1, 4, 16), cycles, args.reads, not args.no_compare))
     return 0

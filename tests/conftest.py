@@ -6,6 +6,7 @@ real bus client; only the bus timing is shortened, so a silent meter costs milli
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +16,7 @@ from unittest.mock import PropertyMock, patch
 
 import pytest
 from homeassistant.config_entries import ConfigSubentry, ConfigSubentryData
+from homeassistant.const import CONF_API_KEY, CONF_API_TOKEN, CONF_HOST
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity import EntityDescription
@@ -25,6 +27,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 # `custom_components` package would otherwise shadow the repository's.
 import custom_components  # noqa: F401
 from custom_components.meterlink import coordinator as coordinator_module
+from custom_components.meterlink import push_coordinator
 from custom_components.meterlink.const import (
     CONF_ADDRESS,
     CONF_CONNECTION,
@@ -34,7 +37,9 @@ from custom_components.meterlink.const import (
     CONF_SCAN_INTERVAL,
     CONF_SETTINGS_INTERVAL,
     CONF_VERSION,
+    CONNECTION_EKM_PUSH,
     CONNECTION_EKM_RS485,
+    CONNECTION_PUSH3,
     DOMAIN,
     SUBENTRY_METER,
 )
@@ -43,7 +48,9 @@ from custom_components.meterlink.meters.ekm.bus import BusTiming, EkmBus
 from custom_components.meterlink.meters.ekm.layout import Block
 from custom_components.meterlink.meters.ekm.reading import EkmReading, FieldValue, MeterVersion
 from simulator.ekm_meter import SimMeter
+from simulator.ekm_push import PushSimulator, SimIoStack
 from simulator.ekm_rs485 import EkmBusSimulator
+from simulator.push3 import Push3Simulator
 
 from .device_api_fixtures import cloud_entry, cloud_sim, make_cloud_entry  # noqa: F401
 
@@ -325,3 +332,64 @@ def mismatches(hass: HomeAssistant, simulator: EkmBusSimulator, address: str) ->
         if not state_matches(state.state, expected, entity.platform):
             wrong.append(f"{entity.entity_id}={state.state!r}, expected {expected!r}")
     return wrong
+
+
+# EKM Push (cloud) and Push3 (LAN) ------------------------------------------------------------
+
+IOSTACK_ADDRESS = "000000900001"
+
+
+@pytest.fixture
+async def push_simulator(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[PushSimulator]:
+    """A fake EKM Push cloud with a v4 meter, a v3 meter and an ioStack on one gateway."""
+    simulator = PushSimulator(
+        [SimMeter(V4_ADDRESS), SimMeter(V3_ADDRESS, MeterVersion.V3)],
+        [SimIoStack(IOSTACK_ADDRESS)],
+        clock=lambda: time.time(),  # looked up per call: follows a frozen test clock  # noqa: PLW0108
+    )
+    url = await simulator.start()
+    monkeypatch.setattr(push_coordinator, "API_URL", url)
+    monkeypatch.setattr(push_coordinator, "ACCOUNT_URL", url)
+    yield simulator
+    await simulator.stop()
+
+
+@pytest.fixture
+async def push3_simulator(push_simulator: PushSimulator) -> AsyncIterator[Push3Simulator]:
+    """The local API of the cloud simulator's gateway."""
+    gateway = Push3Simulator(push_simulator)
+    await gateway.start()
+    yield gateway
+    await gateway.stop()
+
+
+def push_entry(
+    simulator: PushSimulator, *, key: str | None = None, options: dict[str, Any] | None = None
+) -> MockConfigEntry:
+    """A cloud entry for the simulator's account key, as the config flow creates it."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="EKM Push test",
+        unique_id=f"ekmpush-{next(iter(simulator.gateways))}",
+        data={
+            CONF_CONNECTION: CONNECTION_EKM_PUSH,
+            CONF_API_KEY: key or simulator.account_key,
+            CONF_API_TOKEN: "secret-token",
+        },
+        options={CONF_SCAN_INTERVAL: 60, push_coordinator.CONF_EXCLUDED: [], **(options or {})},
+    )
+
+
+def push3_entry(gateway: Push3Simulator, *, key: str | None = None) -> MockConfigEntry:
+    """A Push3 entry for the simulated gateway."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Push3 test",
+        unique_id=f"push3-{min(gateway.devices)}",
+        data={
+            CONF_CONNECTION: CONNECTION_PUSH3,
+            CONF_HOST: gateway.host,
+            CONF_API_KEY: key or gateway.key,
+        },
+        options={CONF_SCAN_INTERVAL: 30},
+    )

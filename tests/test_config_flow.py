@@ -218,7 +218,7 @@ async def start_user_flow(hass: HomeAssistant) -> Any:
         await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     )
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == [CONNECTION_EKM_RS485]
+    assert CONNECTION_EKM_RS485 in result["menu_options"]
     result = check_config(
         await hass.config_entries.flow.async_configure(
             result["flow_id"], {"next_step_id": CONNECTION_EKM_RS485}

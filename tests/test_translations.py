@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from custom_components.meterlink.descriptions import ekm
+from custom_components.meterlink.descriptions import ekm, iostack, push
 
 ROOT = Path(__file__).parent.parent / "custom_components" / "meterlink"
 TRANSLATIONS = json.loads((ROOT / "translations" / "en.json").read_text())
@@ -18,8 +18,13 @@ ICONS = json.loads((ROOT / "icons.json").read_text())
 SERVICES = yaml.safe_load((ROOT / "services.yaml").read_text())
 
 PLATFORMS: dict[str, tuple[Any, ...]] = {
-    "sensor": ekm.SENSORS,
-    "binary_sensor": ekm.BINARY_SENSORS,
+    "sensor": (
+        *ekm.SENSORS,
+        *iostack.SENSORS,
+        iostack.generic_sensor("Any_Field"),
+        push.LAST_READING,
+    ),
+    "binary_sensor": (*ekm.BINARY_SENSORS, *iostack.BINARY_SENSORS, push.REPORTING),
     "switch": ekm.SWITCHES,
     "select": ekm.SELECTS,
     "number": ekm.NUMBERS,

@@ -14,7 +14,8 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.typing import ConfigType
 
-from .const import CONNECTION_EKM_RS485, DOMAIN
+from .const import CONNECTION_EKM_PUSH, CONNECTION_EKM_RS485, CONNECTION_PUSH3, DOMAIN
+from .ekm_push import EKM_PUSH, EKM_PUSH3
 from .ekm_rs485 import EKM_RS485
 from .runtime import Connection, MeterLinkConfigEntry, connection_of
 from .services import async_setup_services
@@ -24,6 +25,8 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 # Connection type (entry data "connection") -> its setup.
 CONNECTIONS: Final[dict[str, Connection]] = {
     CONNECTION_EKM_RS485: EKM_RS485,
+    CONNECTION_EKM_PUSH: EKM_PUSH,
+    CONNECTION_PUSH3: EKM_PUSH3,
 }
 
 

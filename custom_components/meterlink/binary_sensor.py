@@ -9,9 +9,10 @@ from homeassistant.components.binary_sensor import BinarySensorEntity
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import CONNECTION_EKM_RS485
+from .const import CONNECTION_EKM_PUSH, CONNECTION_EKM_RS485, CONNECTION_PUSH3
 from .descriptions.ekm import BINARY_SENSORS, EkmBinarySensorEntityDescription
 from .entity import MeterLinkEntity, async_add_meter_entities
+from .push_entity import async_add_push_binary_sensors
 from .runtime import MeterLinkConfigEntry, PlatformSetup, setup_platform
 
 PARALLEL_UPDATES = 0  # read-only: the coordinator does all reading
@@ -41,5 +42,11 @@ class MeterLinkBinarySensor(MeterLinkEntity, BinarySensorEntity):
 SETUPS: Final[dict[str, PlatformSetup]] = {
     CONNECTION_EKM_RS485: partial(
         async_add_meter_entities, entity_class=MeterLinkBinarySensor, descriptions=BINARY_SENSORS
+    ),
+    CONNECTION_EKM_PUSH: partial(
+        async_add_push_binary_sensors, meter_entity_class=MeterLinkBinarySensor
+    ),
+    CONNECTION_PUSH3: partial(
+        async_add_push_binary_sensors, meter_entity_class=MeterLinkBinarySensor
     ),
 }

@@ -50,6 +50,12 @@ from homeassistant.helpers.service_info.usb import UsbServiceInfo
 from homeassistant.helpers.typing import UNDEFINED, UndefinedType
 
 from . import coordinator
+from .config_flow_push import (
+    EkmPush3ConfigFlowMixin,
+    EkmPush3OptionsFlow,
+    EkmPushConfigFlowMixin,
+    EkmPushOptionsFlow,
+)
 from .const import (
     CONF_ADDRESS,
     CONF_CONNECTION,
@@ -60,7 +66,9 @@ from .const import (
     CONF_SETTINGS_INTERVAL,
     CONF_USB_ID,
     CONF_VERSION,
+    CONNECTION_EKM_PUSH,
     CONNECTION_EKM_RS485,
+    CONNECTION_PUSH3,
     DEFAULT_SCAN_INTERVAL,
     DEFAULT_SETTINGS_INTERVAL,
     DOMAIN,
@@ -90,7 +98,7 @@ CONF_SUBENTRY_ID: Final = "subentry_id"  # reauth data: the meter that refused i
 
 # The user menu, in display order. Each connection type adds its step id here and its steps in
 # a section of its own below.
-CONNECTION_TYPES: Final = [CONNECTION_EKM_RS485]
+CONNECTION_TYPES: Final = [CONNECTION_EKM_RS485, CONNECTION_EKM_PUSH, CONNECTION_PUSH3]
 
 DEFAULT_OPTIONS: Final = {
     CONF_SCAN_INTERVAL: DEFAULT_SCAN_INTERVAL,
@@ -346,7 +354,9 @@ def _retitle(entry: ConfigEntry, port: str) -> str | UndefinedType:
 # ---------------------------------------------------------------------------------------------
 
 
-class MeterLinkConfigFlow(ConfigFlow, domain=DOMAIN):
+class MeterLinkConfigFlow(
+    EkmPushConfigFlowMixin, EkmPush3ConfigFlowMixin, ConfigFlow, domain=DOMAIN
+):
     """Set up a connection (menu of types), then its meters."""
 
     VERSION = 1
@@ -750,4 +760,7 @@ _OPTIONS_SCHEMA: Final = probatio.Schema(
 )
 
 # Connection type -> its options flow (RS-485 buses use MeterLinkOptionsFlow).
-OPTIONS_FLOWS: Final[dict[str, type[OptionsFlow]]] = {}
+OPTIONS_FLOWS: Final[dict[str, type[OptionsFlow]]] = {
+    CONNECTION_EKM_PUSH: EkmPushOptionsFlow,
+    CONNECTION_PUSH3: EkmPush3OptionsFlow,
+}

@@ -23,7 +23,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
-from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.helpers.update_coordinator import UpdateFailed
 from homeassistant.util import dt as dt_util
 
 from .const import (
@@ -41,6 +41,7 @@ from .const import (
     SUBENTRY_METER,
 )
 from .energy_guard import EnergyGuard
+from .meter_coordinator import MeterCoordinator
 from .meters.ekm.bus import EkmBus
 from .meters.ekm.commands import Command
 from .meters.ekm.reading import EkmReading, MeterVersion
@@ -138,7 +139,7 @@ def meters_of(entry: ConfigEntry) -> dict[str, MeterConfig]:
     return meters
 
 
-class EkmBusCoordinator(DataUpdateCoordinator[dict[str, EkmReading]]):
+class EkmBusCoordinator(MeterCoordinator[dict[str, EkmReading]]):
     """Poll the meters of one bus; data maps each answering meter's address to its reading."""
 
     config_entry: MeterLinkConfigEntry
@@ -177,6 +178,10 @@ class EkmBusCoordinator(DataUpdateCoordinator[dict[str, EkmReading]]):
     def is_available(self, address: str) -> bool:
         """Whether the meter answered the last poll."""
         return self.last_update_success and self.data is not None and address in self.data
+
+    def latest(self, address: str) -> EkmReading | None:
+        """The meter's reading from the last poll or write, if it answered."""
+        return (self.data or {}).get(address)
 
     @callback
     def async_watch_meters(self) -> None:

@@ -1,20 +1,19 @@
-"""Base entity of a meter on a bus, and the helper platforms use to add entities per meter."""
+"""Base entity of a meter (any transport), and how platforms add a bus's entities per meter."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from typing import Any, Protocol
 
 from homeassistant.core import callback
-from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .const import DOMAIN, MANUFACTURER_EKM
 from .coordinator import EkmBusCoordinator, MeterConfig, ekm_bus_runtime
+from .meter_coordinator import MeterCoordinator, MeterIdentity
 from .meters.ekm.commands import Command
-from .meters.ekm.reading import MODEL_NAMES, EkmReading, MeterVersion
+from .meters.ekm.reading import EkmReading, MeterVersion
 from .runtime import MeterLinkConfigEntry
 
 
@@ -31,27 +30,14 @@ class MeterEntityClass[DescriptionT: GatedDescription](Protocol):
     """A platform's entity class: built from the coordinator, a meter and one description."""
 
     def __call__(
-        self, coordinator: EkmBusCoordinator, meter: MeterConfig, description: DescriptionT, /
+        self,
+        coordinator: MeterCoordinator[Any],
+        meter: MeterIdentity,
+        description: DescriptionT,
+        /,
     ) -> Entity:
         """Create the entity."""
         ...
-
-
-def meter_device_info(meter: MeterConfig, reading: EkmReading | None) -> DeviceInfo:
-    """The device of one meter; model and firmware as the meter reports them when known."""
-    model_id = (reading.model if reading else None) or meter.model
-    info = DeviceInfo(
-        identifiers={(DOMAIN, meter.address)},
-        manufacturer=MANUFACTURER_EKM,
-        name=meter.title,
-        serial_number=meter.address,
-    )
-    if model_id:
-        info["model_id"] = model_id
-        info["model"] = MODEL_NAMES.get(model_id, f"Model {model_id}")
-    if reading is not None and reading.firmware:
-        info["sw_version"] = reading.firmware
-    return info
 
 
 @callback
@@ -93,15 +79,15 @@ def async_add_meter_entities[DescriptionT: GatedDescription](
     entry.async_on_unload(coordinator.async_add_listener(_add_new_meters))
 
 
-class MeterLinkEntity(CoordinatorEntity[EkmBusCoordinator]):
-    """An entity of one meter; unavailable whenever that meter did not answer."""
+class MeterLinkEntity(CoordinatorEntity[MeterCoordinator[Any]]):
+    """An entity of one meter; unavailable whenever that meter's reading is not current."""
 
     _attr_has_entity_name = True
 
     def __init__(
         self,
-        coordinator: EkmBusCoordinator,
-        meter: MeterConfig,
+        coordinator: MeterCoordinator[Any],
+        meter: MeterIdentity,
         description: EntityDescription,
     ) -> None:
         """Attach the entity to its meter's device."""
@@ -109,9 +95,9 @@ class MeterLinkEntity(CoordinatorEntity[EkmBusCoordinator]):
         self.entity_description = description
         self.address = meter.address
         self.version: MeterVersion = meter.version
-        self._attr_unique_id = f"{meter.address}_{description.key}"
-        data = coordinator.data or {}
-        self._attr_device_info = meter_device_info(meter, data.get(meter.address))
+        self._attr_unique_id = coordinator.entity_unique_id(meter.address, description.key)
+        self._attr_device_info = coordinator.device_info(meter)
+        self._written: tuple[object, bool] | None = None
 
     @property
     def available(self) -> bool:
@@ -121,7 +107,20 @@ class MeterLinkEntity(CoordinatorEntity[EkmBusCoordinator]):
     @property
     def reading(self) -> EkmReading:
         """The latest published reading of the meter (only while available)."""
-        return self.coordinator.data[self.address]
+        reading = self.coordinator.latest(self.address)
+        assert reading is not None  # state is only derived while available
+        return reading
+
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        """Write state, unless the coordinator says this meter's reading did not change."""
+        token = self.coordinator.update_token(self.address)
+        if token is not None:
+            written = (token, self.coordinator.last_update_success)
+            if written == self._written:
+                return
+            self._written = written
+        super()._handle_coordinator_update()
 
     async def async_execute(self, command: Command) -> None:
         """Send a command; the confirmed state arrives through the coordinator."""

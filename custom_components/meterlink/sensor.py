@@ -11,9 +11,10 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
-from .const import CONNECTION_EKM_RS485
+from .const import CONNECTION_EKM_PUSH, CONNECTION_EKM_RS485, CONNECTION_PUSH3
 from .descriptions.ekm import SENSORS, EkmSensorEntityDescription
 from .entity import MeterLinkEntity, async_add_meter_entities
+from .push_entity import async_add_push_sensors
 from .runtime import MeterLinkConfigEntry, PlatformSetup, setup_platform
 
 PARALLEL_UPDATES = 0  # read-only: the coordinator does all reading
@@ -44,4 +45,6 @@ SETUPS: Final[dict[str, PlatformSetup]] = {
     CONNECTION_EKM_RS485: partial(
         async_add_meter_entities, entity_class=MeterLinkSensor, descriptions=SENSORS
     ),
+    CONNECTION_EKM_PUSH: partial(async_add_push_sensors, meter_entity_class=MeterLinkSensor),
+    CONNECTION_PUSH3: partial(async_add_push_sensors, meter_entity_class=MeterLinkSensor),
 }

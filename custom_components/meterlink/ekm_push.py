@@ -1,0 +1,55 @@
+"""Setting up an EKM Push key (cloud) or a Push3 gateway (LAN) entry: read once, then entities."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from homeassistant.const import CONF_HOST, Platform
+from homeassistant.core import HomeAssistant
+
+from . import push_coordinator
+from .push_coordinator import (
+    EkmPushCoordinator,
+    Push3Coordinator,
+    PushCoordinator,
+    PushRuntimeData,
+    entry_key,
+)
+from .runtime import Connection, MeterLinkConfigEntry
+
+# Read-only for now: relays and settings through sendCommand come with the next release.
+PLATFORMS: Final = (Platform.BINARY_SENSOR, Platform.SENSOR)
+
+
+async def _async_start(coordinator: PushCoordinator) -> PushRuntimeData:
+    """First poll (ConfigEntryNotReady / ConfigEntryAuthFailed on failure)."""
+    await coordinator.async_config_entry_first_refresh()
+    return PushRuntimeData(coordinator=coordinator)
+
+
+async def async_setup_push(hass: HomeAssistant, entry: MeterLinkConfigEntry) -> PushRuntimeData:
+    """An EKM Push key: discover its devices and read them all once."""
+    client = push_coordinator.create_push_client(hass, entry_key(entry))
+    return await _async_start(EkmPushCoordinator(hass, entry, client))
+
+
+async def async_setup_push3(hass: HomeAssistant, entry: MeterLinkConfigEntry) -> PushRuntimeData:
+    """A Push3 gateway: read every device on it once."""
+    client = push_coordinator.create_push3_client(hass, entry.data[CONF_HOST], entry_key(entry))
+    return await _async_start(Push3Coordinator(hass, entry, client))
+
+
+def can_remove_push_device(entry: MeterLinkConfigEntry, identifier: str) -> bool:
+    """A device may be deleted once its key or gateway no longer reports it (or not loaded)."""
+    runtime = getattr(entry, "runtime_data", None)  # unset while the entry is not loaded
+    if isinstance(runtime, PushRuntimeData):
+        return runtime.coordinator.can_remove(identifier)
+    return True
+
+
+EKM_PUSH: Final = Connection(
+    async_setup=async_setup_push, platforms=PLATFORMS, can_remove_device=can_remove_push_device
+)
+EKM_PUSH3: Final = Connection(
+    async_setup=async_setup_push3, platforms=PLATFORMS, can_remove_device=can_remove_push_device
+)
