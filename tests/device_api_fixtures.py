@@ -12,11 +12,11 @@ from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.meterlink import push_coordinator
 from custom_components.meterlink.const import CONF_CONNECTION, CONNECTION_EKM_PUSH, DOMAIN
 from custom_components.meterlink.push_access import gateway_identifier
 
 from .device_api_sim import GATEWAY, WRITE_TOKEN, CloudSim, cloud_running
-from .device_api_stand_in import use_cloud
 
 type CloudEntryBuilder = Callable[..., MockConfigEntry]
 
@@ -33,7 +33,8 @@ def make_cloud_entry(
     hass: HomeAssistant, cloud_sim: CloudSim, monkeypatch: pytest.MonkeyPatch
 ) -> CloudEntryBuilder:
     """Build an EKM Push (cloud) entry on the simulator, with the given token (or none)."""
-    use_cloud(monkeypatch, cloud_sim.url)
+    monkeypatch.setattr(push_coordinator, "API_URL", cloud_sim.url)
+    monkeypatch.setattr(push_coordinator, "ACCOUNT_URL", cloud_sim.url)
 
     def build(token: str | None = WRITE_TOKEN, **data: Any) -> MockConfigEntry:
         entry_data: dict[str, Any] = {

@@ -38,6 +38,7 @@ from .meters.push.device_api import (
 from .meters.push.device_stream import CommandAnswer
 from .meters.push.models import IoStackReading, PushGateway, PushInventory, PushMeterReading
 from .meters.push.triggers import Trigger, TriggerClient, TriggerNotFoundError
+from .push_coordinator import cloud_gateway_id
 from .push_triggers import TriggerCoordinator
 from .runtime import MeterLinkConfigEntry, connection_of
 
@@ -89,7 +90,7 @@ def inventory_of(entry: MeterLinkConfigEntry) -> PushInventory:
 
 def gateway_identifier(mac: str) -> str:
     """Device identifier of a Push3 gateway (as the cloud connection registers it)."""
-    return f"push3_{mac.replace(':', '').lower()}"
+    return cloud_gateway_id(mac)
 
 
 @dataclass(frozen=True, slots=True)
