@@ -16,15 +16,18 @@ from custom_components.meterlink import push_coordinator
 from custom_components.meterlink.const import CONF_CONNECTION, CONNECTION_EKM_PUSH, DOMAIN
 from custom_components.meterlink.push_access import gateway_identifier
 
-from .device_api_sim import GATEWAY, WRITE_TOKEN, CloudSim, cloud_running
+from .device_api_sim import GATEWAY, SECOND_GATEWAY, WRITE_TOKEN, CloudSim, cloud_running
 
 type CloudEntryBuilder = Callable[..., MockConfigEntry]
 
 
 @pytest.fixture
-async def cloud_sim() -> AsyncIterator[CloudSim]:
-    """The EKM Push cloud with Device Settings and Trigger APIs on loopback."""
-    async for sim in cloud_running():
+async def cloud_sim(request: pytest.FixtureRequest) -> AsyncIterator[CloudSim]:
+    """The EKM Push cloud with Device Settings and Trigger APIs on loopback.
+
+    Parametrise indirectly with True for an account with two gateways.
+    """
+    async for sim in cloud_running(second_gateway=getattr(request, "param", False)):
         yield sim
 
 
@@ -73,8 +76,8 @@ async def cloud_entry(
 
 def device_id_of(hass: HomeAssistant, entry: MockConfigEntry, identifier: str) -> str:
     """The registry id of a meter, ioStack or gateway (by MAC) device of the entry."""
-    if identifier == GATEWAY:
-        identifier = gateway_identifier(GATEWAY)
+    if identifier in (GATEWAY, SECOND_GATEWAY):
+        identifier = gateway_identifier(identifier)
     device = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, identifier), entry.entry_id)
     assert device is not None, identifier
     return device.id

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import device_registry as dr
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.meterlink.const import DOMAIN
@@ -17,6 +18,7 @@ from custom_components.meterlink.meters.push.commands import (
     ParamKind,
     Target,
 )
+from simulator.ekm_push_device_api import TokenInfo
 
 from .device_api_fixtures import CloudEntryBuilder, device_id_of, setup_cloud_entry
 from .device_api_sim import (
@@ -364,3 +366,61 @@ async def test_commands_need_a_write_token(
     assert cloud_sim.device_api.send_command_requests == 0
     assert cloud_sim.push.meters[RELAY_METER].relays == [False, False]
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.parametrize(
+    ("status", "key"),
+    [
+        (401, "device_api_token_rejected"),
+        (403, "device_api_not_permitted"),
+        (429, "device_api_rate_limited"),
+        (500, "device_api_error"),
+    ],
+)
+async def test_api_failures_are_translated(
+    hass: HomeAssistant,
+    cloud_sim: CloudSim,
+    cloud_entry: MockConfigEntry,
+    status: int,
+    key: str,
+) -> None:
+    cloud_sim.refuse["/sendCommand"] = status
+    with pytest.raises(HomeAssistantError) as caught:
+        await _send(
+            hass,
+            {"device_id": device_id_of(hass, cloud_entry, RELAY_METER), "command": "GetSchedules"},
+        )
+    assert not isinstance(caught.value, ServiceValidationError)
+    assert caught.value.translation_key == key
+    assert cloud_sim.account_key not in str(caught.value.translation_placeholders)
+    assert cloud_sim.device_api.commands == []
+
+
+async def test_another_accounts_device_is_not_permitted(
+    hass: HomeAssistant, cloud_sim: CloudSim, make_cloud_entry: CloudEntryBuilder
+) -> None:
+    cloud_sim.device_api.tokens["other-account-token"] = TokenInfo("account-2")
+    entry = await setup_cloud_entry(hass, make_cloud_entry("other-account-token"))
+    with pytest.raises(HomeAssistantError) as caught:
+        await _send(
+            hass,
+            {"device_id": device_id_of(hass, entry, RELAY_METER), "command": "GetSchedules"},
+        )
+    assert caught.value.translation_key == "device_api_not_permitted"
+    assert "another account" in caught.value.translation_placeholders["error"]
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_an_rs485_meter_is_not_a_cloud_target(
+    hass: HomeAssistant, cloud_sim: CloudSim, init_integration: MockConfigEntry
+) -> None:
+    device = dr.async_get(hass).async_get_device_by_identifier(
+        (DOMAIN, RELAY_METER), init_integration.entry_id
+    )
+    assert device is not None
+    with pytest.raises(ServiceValidationError) as caught:
+        await _send(hass, {"device_id": device.id, "command": "GetSchedules"})
+    assert caught.value.translation_key == "device_api_target_not_found"
+    with pytest.raises(ServiceValidationError) as caught:
+        await _send(hass, {"config_entry_id": init_integration.entry_id, "command": "GetSchedules"})
+    assert caught.value.translation_key == "device_api_target_not_found"

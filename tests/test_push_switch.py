@@ -162,3 +162,27 @@ async def test_no_switches_without_a_write_token(
     await _next_reading(hass)
     assert hass.states.async_entity_ids("switch") == []
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_switches_wait_until_the_api_says_the_token_may_write(
+    hass: HomeAssistant, cloud_sim: CloudSim, make_cloud_entry: CloudEntryBuilder
+) -> None:
+    cloud_sim.refuse["/api/trigger"] = 503  # the Trigger API is down at start-up
+    entry = await setup_cloud_entry(hass, make_cloud_entry())
+    assert hass.states.async_entity_ids("switch") == []
+    await _next_reading(hass)  # still down: asked again, still nothing offered
+    assert hass.states.async_entity_ids("switch") == []
+    del cloud_sim.refuse["/api/trigger"]
+    await _next_reading(hass)
+    assert switch_id(hass, entry, f"{RELAY_METER}_relay_1") is not None
+    assert switch_id(hass, entry, f"{IOSTACK}_output_1") is not None
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_missing_trigger_api_is_not_write_permission(
+    hass: HomeAssistant, cloud_sim: CloudSim, make_cloud_entry: CloudEntryBuilder
+) -> None:
+    cloud_sim.refuse["/api/trigger"] = 404  # a 404 page, not the Trigger API's "not found"
+    entry = await setup_cloud_entry(hass, make_cloud_entry())
+    assert hass.states.async_entity_ids("switch") == []
+    await hass.config_entries.async_unload(entry.entry_id)

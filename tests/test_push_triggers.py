@@ -18,7 +18,7 @@ from custom_components.meterlink.const import DOMAIN
 from custom_components.meterlink.push_triggers import TRIGGER_REFRESH
 
 from .device_api_fixtures import CloudEntryBuilder, device_id_of, setup_cloud_entry, switch_id
-from .device_api_sim import GATEWAY, READ_TOKEN, RELAY_METER, CloudSim
+from .device_api_sim import GATEWAY, IOSTACK, READ_TOKEN, RELAY_METER, SECOND_GATEWAY, CloudSim
 
 DATA_CONDITION = {
     "type": "data",
@@ -339,3 +339,36 @@ async def test_triggers_need_a_token(
         assert caught.value.translation_key == "device_api_token_missing"
     assert not [r for r in cloud_sim.device_api.requests if r.path == "/api/trigger"]
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.parametrize("cloud_sim", [True], indirect=True)
+async def test_an_account_with_two_gateways(
+    hass: HomeAssistant, cloud_sim: CloudSim, cloud_entry: MockConfigEntry
+) -> None:
+    target = {"config_entry_id": cloud_entry.entry_id}
+    with pytest.raises(ServiceValidationError) as caught:
+        await _call(hass, "create_trigger", {**target, **NEW_TRIGGER})
+    assert caught.value.translation_key == "device_api_gateway_required"
+    assert SECOND_GATEWAY in caught.value.translation_placeholders["gateways"]
+    first = await _call(hass, "create_trigger", {**target, "gateway": GATEWAY, **NEW_TRIGGER})
+    # A device names its own gateway: the ioStack is on the second one.
+    second = await _call(
+        hass,
+        "create_trigger",
+        {"device_id": device_id_of(hass, cloud_entry, IOSTACK), **NEW_TRIGGER},
+    )
+    assert cloud_sim.device_api.triggers[first["trigger_uuid"]][0] == GATEWAY
+    assert cloud_sim.device_api.triggers[second["trigger_uuid"]][0] == SECOND_GATEWAY
+    listed = await _call(hass, "list_triggers", target)
+    assert {(t["trigger_uuid"], t["gateway"]) for t in listed["triggers"]} == {
+        (first["trigger_uuid"], GATEWAY),
+        (second["trigger_uuid"], SECOND_GATEWAY),
+    }
+    only_second = await _call(hass, "list_triggers", {**target, "gateway": SECOND_GATEWAY})
+    assert [t["trigger_uuid"] for t in only_second["triggers"]] == [second["trigger_uuid"]]
+    # Each trigger's switch sits on its own gateway's device.
+    registry = er.async_get(hass)
+    for created, gateway in ((first, GATEWAY), (second, SECOND_GATEWAY)):
+        entity = registry.async_get(_trigger_switch(hass, cloud_entry, created["trigger_uuid"]))
+        assert entity is not None
+        assert entity.device_id == device_id_of(hass, cloud_entry, gateway)

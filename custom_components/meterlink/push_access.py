@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import partial
 from typing import Any, Final
 
+from aiohttp import ClientSession
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import CONF_API_KEY, CONF_API_TOKEN
 from homeassistant.core import HomeAssistant, callback
@@ -27,17 +29,18 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
 from .const import CONNECTION_EKM_PUSH, DOMAIN, LOGGER
 from .meters.ekm.reading import EkmReading
-from .meters.errors import MeterAuthError, MeterError, MeterPermissionError
+from .meters.errors import MeterAuthError, MeterError
 from .meters.push.commands import JsonValue, Target
 from .meters.push.device_api import (
     DEFAULT_ANSWER_TIMEOUT,
     DEFAULT_API_URL,
     DeviceApiClient,
     raise_for_failure,
+    request_json,
 )
-from .meters.push.device_stream import CommandAnswer
+from .meters.push.device_stream import CommandAnswer, api_error_text
 from .meters.push.models import IoStackReading, PushGateway, PushInventory, PushMeterReading
-from .meters.push.triggers import Trigger, TriggerClient, TriggerNotFoundError
+from .meters.push.triggers import Trigger, TriggerClient
 from .push_coordinator import cloud_gateway_id
 from .push_triggers import TriggerCoordinator
 from .runtime import MeterLinkConfigEntry, connection_of
@@ -142,6 +145,7 @@ class DeviceSettings:
     access: TokenAccess
     answer_timeout: float = DEFAULT_ANSWER_TIMEOUT
     trigger_coordinator: TriggerCoordinator | None = None
+    _probe: Callable[[], Awaitable[TokenAccess]] | None = None
     _probe_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _command_listeners: list[CommandListener] = field(default_factory=list)
 
@@ -155,10 +159,10 @@ class DeviceSettings:
         return next((gw for gw in self.inventory.gateways if gw.mac == mac), None)
 
     async def async_access(self) -> TokenAccess:
-        """What the token may do; asks the API once (and again while that keeps failing)."""
+        """What the token may do; asks the API once (and again while the answer is unclear)."""
         async with self._probe_lock:
-            if self.access is TokenAccess.UNKNOWN and self.triggers is not None:
-                self.access = await probe_access(self.triggers)
+            if self.access is TokenAccess.UNKNOWN and self._probe is not None:
+                self.access = await self._probe()
             return self.access
 
     # Commands ------------------------------------------------------------------------------
@@ -256,25 +260,30 @@ class SentCommand:
 type CommandListener = Callable[[SentCommand], None]
 
 
-async def probe_access(triggers: TriggerClient) -> TokenAccess:
+async def probe_access(session: ClientSession, api_url: str, token: str, key: str) -> TokenAccess:
     """Whether the token may write, without changing anything.
 
     Deleting a trigger that cannot exist (a fresh random uuid) is refused with 403 for a READ
-    token, which may only GET, and answered 404 for a READ/WRITE one; 401 means the API does
-    not know the token at all.
+    token, which may only GET, and answered 404 with the API's "not found" for a READ/WRITE
+    one; 401 means the API does not know the token. Anything else (no answer, a 404 page that
+    is not the Trigger API's) leaves it unknown, to be asked again later.
     """
     try:
-        await triggers.delete(secrets.token_hex(16))
-    except TriggerNotFoundError:
-        return TokenAccess.WRITE
-    except MeterPermissionError:
-        return TokenAccess.READ
-    except MeterAuthError:
-        return TokenAccess.INVALID
+        status, body = await request_json(
+            session,
+            "DELETE",
+            f"{api_url}/api/trigger",
+            {"key": key},
+            {"trigger_uuid": secrets.token_hex(16)},
+            token=token,
+            secrets_=(key,),
+        )
     except MeterError as err:
         LOGGER.debug("cannot tell what the API token may do yet: %s", err)
         return TokenAccess.UNKNOWN
-    return TokenAccess.WRITE  # the API accepted a delete: it lets this token write
+    if status == 404 and api_error_text(body) is not None:
+        return TokenAccess.WRITE
+    return {401: TokenAccess.INVALID, 403: TokenAccess.READ}.get(status, TokenAccess.UNKNOWN)
 
 
 def _create(hass: HomeAssistant, entry: MeterLinkConfigEntry) -> DeviceSettings:
@@ -288,6 +297,7 @@ def _create(hass: HomeAssistant, entry: MeterLinkConfigEntry) -> DeviceSettings:
         DeviceApiClient(session, token, key, api_url=api_url, client_name=CLIENT_NAME),
         TriggerClient(session, token, key, api_url=api_url),
         TokenAccess.UNKNOWN,
+        _probe=partial(probe_access, session, api_url, token, key),
     )
 
 

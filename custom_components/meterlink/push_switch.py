@@ -11,6 +11,8 @@ changed or removed elsewhere appear, change or disappear here too.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from homeassistant.components.switch import SwitchEntity
@@ -18,6 +20,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.update_coordinator import CoordinatorEntity, DataUpdateCoordinator
 
 from .const import DOMAIN, LOGGER
@@ -38,7 +41,7 @@ from .push_access import (
     redacted,
 )
 from .push_errors import raise_translated, token_error
-from .push_triggers import GatewayTrigger, TriggerCoordinator
+from .push_triggers import TRIGGER_REFRESH, GatewayTrigger, TriggerCoordinator
 from .runtime import MeterLinkConfigEntry
 
 IOSTACK_OUTPUTS = range(IOSTACK_PINS[0], IOSTACK_PINS[1] + 1)
@@ -68,8 +71,35 @@ async def _async_add_switches(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     access = await settings.async_access()
-    if access not in (TokenAccess.WRITE, TokenAccess.UNKNOWN):
-        LOGGER.info("%s: no relay, output or trigger switches (API token: %s)", entry.title, access)
+    if access is TokenAccess.UNKNOWN:
+        # The API could not say (unreachable): ask again every trigger refresh interval.
+        cancel: Callable[[], None] | None = None
+
+        async def _retry(_now: datetime) -> None:
+            if await settings.async_access() is TokenAccess.UNKNOWN or cancel is None:
+                return
+            cancel()
+            await _async_offer(hass, entry, settings, async_add_entities)
+
+        cancel = async_track_time_interval(hass, _retry, TRIGGER_REFRESH)
+        entry.async_on_unload(cancel)
+        return
+    await _async_offer(hass, entry, settings, async_add_entities)
+
+
+async def _async_offer(
+    hass: HomeAssistant,
+    entry: MeterLinkConfigEntry,
+    settings: DeviceSettings,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the switches when the token may write; say why not otherwise."""
+    if settings.access is not TokenAccess.WRITE:
+        LOGGER.info(
+            "%s: no relay, output or trigger switches (API token: %s)",
+            entry.title,
+            settings.access,
+        )
         return
     _follow_devices(entry, settings, async_add_entities)
     if settings.triggers is None:  # pragma: no cover - a token implies the trigger client
