@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
@@ -424,3 +426,11 @@ async def test_an_rs485_meter_is_not_a_cloud_target(
     with pytest.raises(ServiceValidationError) as caught:
         await _send(hass, {"config_entry_id": init_integration.entry_id, "command": "GetSchedules"})
     assert caught.value.translation_key == "device_api_target_not_found"
+
+
+def test_the_command_selector_offers_every_command() -> None:
+    services = yaml.safe_load(
+        (Path(__file__).parent.parent / "custom_components/meterlink/services.yaml").read_text()
+    )
+    options = services["send_command"]["fields"]["command"]["selector"]["select"]["options"]
+    assert sorted(options) == sorted({name for _target, name in COMMANDS})

@@ -372,3 +372,20 @@ async def test_an_account_with_two_gateways(
         entity = registry.async_get(_trigger_switch(hass, cloud_entry, created["trigger_uuid"]))
         assert entity is not None
         assert entity.device_id == device_id_of(hass, cloud_entry, gateway)
+
+
+async def test_a_trigger_switch_reports_api_failures(
+    hass: HomeAssistant, cloud_sim: CloudSim, cloud_entry: MockConfigEntry
+) -> None:
+    created = await _call(
+        hass, "create_trigger", {"config_entry_id": cloud_entry.entry_id, **NEW_TRIGGER}
+    )
+    entity_id = _trigger_switch(hass, cloud_entry, created["trigger_uuid"])
+    cloud_sim.refuse["/api/trigger"] = 500
+    with pytest.raises(HomeAssistantError) as caught:
+        await hass.services.async_call(
+            "switch", "turn_off", {ATTR_ENTITY_ID: entity_id}, blocking=True
+        )
+    assert caught.value.translation_key == "device_api_error"
+    assert cloud_sim.device_api.triggers[created["trigger_uuid"]][1]["enabled"] is True
+    assert hass.states.get(entity_id).state == STATE_ON  # type: ignore[union-attr]

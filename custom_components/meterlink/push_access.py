@@ -22,7 +22,7 @@ from functools import partial
 from typing import Any, Final
 
 from aiohttp import ClientSession
-from homeassistant.config_entries import ConfigEntry, ConfigEntryState
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_API_KEY, CONF_API_TOKEN
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
@@ -39,7 +39,7 @@ from .meters.push.device_api import (
     request_json,
 )
 from .meters.push.device_stream import CommandAnswer, api_error_text
-from .meters.push.models import IoStackReading, PushGateway, PushInventory, PushMeterReading
+from .meters.push.models import IoStackReading, PushInventory
 from .meters.push.triggers import Trigger, TriggerClient
 from .push_coordinator import cloud_gateway_id
 from .push_triggers import TriggerCoordinator
@@ -111,8 +111,6 @@ def device_read(entry: MeterLinkConfigEntry, address: str) -> DeviceRead | None:
     timestamps = getattr(data, "timestamps", None)
     for name in ("meters", "iostacks"):
         found = getattr(data, name, {}).get(address)
-        if isinstance(found, PushMeterReading):
-            return DeviceRead(meter=found.reading, timestamp_ms=found.timestamp_ms)
         stamp = timestamps.get(address) if isinstance(timestamps, Mapping) else None
         if isinstance(found, EkmReading):
             return DeviceRead(meter=found, timestamp_ms=stamp)
@@ -153,10 +151,6 @@ class DeviceSettings:
     def inventory(self) -> PushInventory:
         """The entry's gateways and devices, as the cloud connection last discovered them."""
         return inventory_of(self.entry)
-
-    def gateway(self, mac: str) -> PushGateway | None:
-        """One of the entry's gateways by MAC."""
-        return next((gw for gw in self.inventory.gateways if gw.mac == mac), None)
 
     async def async_access(self) -> TokenAccess:
         """What the token may do; asks the API once (and again while the answer is unclear)."""
@@ -235,7 +229,7 @@ class DeviceSettings:
 
     @staticmethod
     def _require[ClientT](client: ClientT | None) -> ClientT:
-        if client is None:  # callers check the token first; this is a programming error
+        if client is None:  # pragma: no cover - callers check the token first
             msg = "no API token"
             raise MeterAuthError(msg)
         return client
@@ -316,15 +310,6 @@ def device_settings(hass: HomeAssistant, entry: MeterLinkConfigEntry) -> DeviceS
 
         entry.async_on_unload(_close)
     return settings
-
-
-def loaded_cloud_entries(hass: HomeAssistant) -> list[MeterLinkConfigEntry]:
-    """Every loaded EKM Push (cloud) entry."""
-    return [
-        entry
-        for entry in hass.config_entries.async_entries(DOMAIN)
-        if is_cloud_entry(entry) and entry.state is ConfigEntryState.LOADED
-    ]
 
 
 def redacted(entry: MeterLinkConfigEntry, text: str) -> str:
