@@ -214,12 +214,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     push = benches.add_parser("push", help="EKM Push key in Home Assistant: cost per poll")
     push.add_argument("--sizes", default="1,100,1000", help="meters on the key, comma-separated")
     push.add_argument("--polls", type=int, default=5, help="polls measured per scenario")
+    push.add_argument("--rows-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.bench == "push":
         from .bench_push import push_bench
 
         sizes = [int(size) for size in args.sizes.split(",") if size]
-        asyncio.run(push_bench(sizes, args.polls))
+        asyncio.run(push_bench(sizes, args.polls, rows_only=args.rows_only))
         return 0
     cycles = (3, 2, 1) if args.quick else (10, 5, 2)
     asyncio.run(rs485((1, 4, 16), cycles, args.reads, not args.no_compare))

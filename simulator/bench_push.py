@@ -7,8 +7,11 @@ gateway. The simulator runs in a thread of its own, so the CPU time measured wit
 and parsing the answers, the coordinator (energy guard, staleness), and the entities' state
 writes. Two scenarios per size:
 
-* changed: the gateways took new reads and every meter's registers moved (the busy case);
+* changed: the gateway took a new read of every meter, whose registers moved (the busy case);
 * unchanged: no new reads since the last poll (the target is 0 state writes).
+
+The simulator serves reads the gateway took (`poll()`, once per Home Assistant poll here), not
+a new read per request.
 
 "Requests" counts HTTP requests the simulator served during the poll; the Account API request
 (discovery) is sent once an hour and is not part of a poll.
@@ -17,6 +20,7 @@ writes. Two scenarios per size:
 from __future__ import annotations
 
 import asyncio
+import sys
 import tempfile
 import threading
 import time
@@ -119,9 +123,9 @@ async def _measure(
     requests = cpu = 0.0
     with counting_writes() as writes:
         for _ in range(polls):
-            simulator.auto_poll = changed
-            if changed:
+            if changed:  # the gateway read every meter once since the last poll
                 simulator.advance(60)
+                simulator.poll()
             served = len(simulator.served)
             start = time.thread_time()
             await coordinator.async_refresh()
@@ -136,7 +140,8 @@ async def _measure(
 async def bench_size(meters: int, polls: int) -> tuple[int, float, PollCost, PollCost]:
     """Set up a key with `meters` meters; returns entities, setup seconds and both costs."""
     addresses = [f"{300001001 + index:012d}" for index in range(meters)]
-    simulator = PushSimulator([SimMeter(address) for address in addresses])
+    # The gateway reads each meter once a minute, not on every request.
+    simulator = PushSimulator([SimMeter(address) for address in addresses], auto_poll=False)
     simulator.poll()
     with SimulatorThread(simulator) as server, tempfile.TemporaryDirectory() as config_dir:
         push_coordinator.API_URL = push_coordinator.ACCOUNT_URL = server.url
@@ -156,6 +161,8 @@ async def bench_size(meters: int, polls: int) -> tuple[int, float, PollCost, Pol
             setup = time.monotonic() - start
             runtime = push_coordinator.push_runtime(entry)
             entities = len(er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id))
+            if len(runtime.coordinator.data.meters) != meters:
+                print(f"only {len(runtime.coordinator.data.meters)} of {meters} meters read")
             changed = await _measure(hass, runtime.coordinator, simulator, polls, changed=True)
             unchanged = await _measure(hass, runtime.coordinator, simulator, polls, changed=False)
             await hass.config_entries.async_unload(entry.entry_id)
@@ -163,22 +170,45 @@ async def bench_size(meters: int, polls: int) -> tuple[int, float, PollCost, Pol
     return entities, setup, changed, unchanged
 
 
-async def push_bench(sizes: list[int], polls: int) -> None:
-    """Print one table row per size and scenario."""
+def _row(meters: int, entities: int, setup: float, name: str, cost: PollCost) -> str:
+    return (
+        f"{meters:>6} {entities:>8} {setup:>6.1f}s {name:>9} {cost.requests:>8.1f} "
+        f"{cost.cpu_ms:>8.1f} {cost.state_writes:>7.0f} {cost.state_changes:>7.0f}"
+    )
+
+
+async def push_bench(sizes: list[int], polls: int, *, rows_only: bool = False) -> None:
+    """Print one table row per size and scenario; each size runs in a fresh process."""
+    if rows_only:  # the child process: one Home Assistant per process
+        for meters in sizes:
+            entities, setup, changed, unchanged = await bench_size(meters, polls)
+            print(_row(meters, entities, setup, "changed", changed))
+            print(_row(meters, entities, setup, "unchanged", unchanged))
+        return
     print("EKM Push key in Home Assistant (in-process), fake cloud in its own thread;")
     print(f"v4 meters on one gateway, {polls} polls per scenario, averages per poll.")
     print("CPU = time.thread_time() of the event-loop thread around refresh -> state writes.")
+    print("writes = entity state writes, changes = state_changed events.")
     print()
-    header = (
+    print(
         f"{'meters':>6} {'entities':>8} {'setup':>7} {'scenario':>9} {'requests':>8} "
         f"{'CPU ms':>8} {'writes':>7} {'changes':>7}"
     )
-    print(header)
     for meters in sizes:
-        entities, setup, changed, unchanged = await bench_size(meters, polls)
-        for name, cost in (("changed", changed), ("unchanged", unchanged)):
-            print(
-                f"{meters:>6} {entities:>8} {setup:>6.1f}s {name:>9} {cost.requests:>8.1f} "
-                f"{cost.cpu_ms:>8.1f} {cost.state_writes:>7.0f} {cost.state_changes:>7.0f}"
-            )
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "simulator.bench",
+            "push",
+            "--sizes",
+            str(meters),
+            "--polls",
+            str(polls),
+            "--rows-only",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        out, _ = await process.communicate()
+        rows = [line for line in out.decode().splitlines() if line.strip()[:1].isdigit()]
+        print("\n".join(rows) if rows else f"{meters:>6} failed (exit {process.returncode})")
     print("target: 0 writes per poll when unchanged; one request per ~150 meters (URL length).")

@@ -9,6 +9,7 @@ from homeassistant.const import CONF_API_KEY, CONF_API_TOKEN, CONF_HOST
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 
+from custom_components.meterlink import push_coordinator
 from custom_components.meterlink.config_flow_push import CONF_DEVICES
 from custom_components.meterlink.const import (
     CONF_CONNECTION,
@@ -17,7 +18,9 @@ from custom_components.meterlink.const import (
     CONNECTION_PUSH3,
     DOMAIN,
 )
+from custom_components.meterlink.meters.ekm.reading import MeterVersion
 from custom_components.meterlink.push_coordinator import CONF_EXCLUDED
+from simulator.ekm_meter import SimMeter
 from simulator.ekm_push import PushSimulator
 from simulator.push3 import Push3Simulator
 
@@ -121,6 +124,14 @@ async def test_cloud_flow_errors(hass: HomeAssistant, push_simulator: PushSimula
         )
     )
     assert result["errors"] == {"base": "rate_limited"}
+    push_simulator.faults.clear()
+    push_simulator.faults.truncate = True
+    result = dict(
+        await hass.config_entries.flow.async_configure(
+            flow_id, {CONF_API_KEY: push_simulator.account_key}
+        )
+    )
+    assert result["errors"] == {"base": "invalid_response"}
     # A key never comes back to the browser in a form.
     assert push_simulator.account_key not in str(result)
 
@@ -206,6 +217,15 @@ async def test_cloud_reconfigure_replaces_key_and_token(
     assert result["reason"] == "reconfigure_successful"
     assert entry.data[CONF_API_KEY] == gateway_key
     assert CONF_API_TOKEN not in entry.data  # the token field was left empty
+    await hass.async_block_till_done()
+    result = dict(await entry.start_reconfigure_flow(hass))
+    result = dict(
+        await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_API_KEY: gateway_key, CONF_API_TOKEN: "token-2"}
+        )
+    )
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data[CONF_API_TOKEN] == "token-2"
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
 
@@ -305,6 +325,10 @@ async def test_push3_reauth_and_reconfigure(
     result = dict(await hass.config_entries.flow.async_configure(flow["flow_id"]))
     assert result["step_id"] == "ekm_push3_reauth_confirm"
     result = dict(
+        await hass.config_entries.flow.async_configure(flow["flow_id"], {CONF_API_KEY: "d3Jvbmc="})
+    )
+    assert result["errors"] == {CONF_API_KEY: "invalid_key"}
+    result = dict(
         await hass.config_entries.flow.async_configure(
             flow["flow_id"], {CONF_API_KEY: push3_simulator.key}
         )
@@ -315,6 +339,12 @@ async def test_push3_reauth_and_reconfigure(
 
     result = dict(await entry.start_reconfigure_flow(hass))
     assert result["step_id"] == "ekm_push3_reconfigure"
+    result = dict(
+        await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_HOST: "127.0.0.1:1", CONF_API_KEY: push3_simulator.key}
+        )
+    )
+    assert result["errors"] == {CONF_HOST: "cannot_connect"}
     result = dict(
         await hass.config_entries.flow.async_configure(
             result["flow_id"], {CONF_HOST: push3_simulator.host, CONF_API_KEY: push3_simulator.key}
@@ -345,3 +375,26 @@ async def test_push3_options(hass: HomeAssistant, push3_simulator: Push3Simulato
     assert result["step_id"] == "ekm_push3_options"
     await hass.config_entries.options.async_configure(result["flow_id"], {CONF_SCAN_INTERVAL: 15})
     assert entry.options[CONF_SCAN_INTERVAL] == 15
+
+
+async def test_cloud_title_for_several_gateways(hass: HomeAssistant) -> None:
+    simulator = PushSimulator(
+        [SimMeter(V4_ADDRESS), SimMeter(V3_ADDRESS, MeterVersion.V3)],
+        gateways={"4016fa0500cd": [V4_ADDRESS], "4016fa0500ce": [V3_ADDRESS]},
+    )
+    async with simulator:
+        push_coordinator.API_URL = push_coordinator.ACCOUNT_URL = simulator.base_url
+        result = await _start(hass, "ekm_push")
+        result = dict(
+            await hass.config_entries.flow.async_configure(
+                result["flow_id"], {CONF_API_KEY: simulator.account_key}
+            )
+        )
+        result = dict(
+            await hass.config_entries.flow.async_configure(
+                result["flow_id"], {CONF_DEVICES: [V4_ADDRESS, V3_ADDRESS]}
+            )
+        )
+        assert result["title"] == "EKM Push account"
+        assert result["result"].unique_id == "ekmpush-4016fa0500cd"  # the lowest MAC
+        await hass.config_entries.async_unload(result["result"].entry_id)

@@ -14,6 +14,7 @@ from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_time_changed,
@@ -122,6 +123,7 @@ async def cloud_entry(hass: HomeAssistant, push_simulator: PushSimulator) -> Moc
     return entry
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_cloud_meters_show_the_shared_table(
     hass: HomeAssistant, push_simulator: PushSimulator, cloud_entry: MockConfigEntry
 ) -> None:
@@ -140,7 +142,12 @@ async def test_cloud_meters_show_the_shared_table(
         kwh - rev
     )
     assert _state(hass, cloud_entry, "binary_sensor", V4_ADDRESS, "reporting") == STATE_ON
-    assert _state(hass, cloud_entry, "sensor", V4_ADDRESS, "last_reading") != STATE_UNAVAILABLE
+    read = push_simulator.newest_good(V4_ADDRESS)
+    assert read is not None
+    last_reading = _state(hass, cloud_entry, "sensor", V4_ADDRESS, "last_reading")
+    assert dt_util.parse_datetime(last_reading) == dt_util.utc_from_timestamp(
+        read.timestamp_ms // 1000
+    )
     # No commands over the cloud yet: no switches, selects, numbers or buttons.
     entities = er.async_entries_for_config_entry(er.async_get(hass), cloud_entry.entry_id)
     assert {entity.domain for entity in entities} == {"sensor", "binary_sensor"}
@@ -274,6 +281,26 @@ async def test_rate_limit_backs_off_as_asked(
     assert _state(hass, cloud_entry, "sensor", V4_ADDRESS, "import_energy") != STATE_UNAVAILABLE
 
 
+async def test_rate_limit_at_setup_is_honoured_by_retries(
+    hass: HomeAssistant, push_simulator: PushSimulator, freezer: FrozenDateTimeFactory
+) -> None:
+    push_simulator.faults.http_status = 429
+    push_simulator.faults.retry_after = "300"
+    push_simulator.faults.times = 1
+    entry = await setup_entry(hass, push_entry(push_simulator))
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    served = len(push_simulator.served)
+    # Home Assistant retries sooner than asked: the retry sends nothing.
+    freezer.tick(timedelta(seconds=30))
+    await hass.config_entries.async_reload(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    assert len(push_simulator.served) == served
+    freezer.tick(timedelta(seconds=300))
+    await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+
+
 async def test_refused_key_at_runtime_starts_reauth(
     hass: HomeAssistant,
     push_simulator: PushSimulator,
@@ -286,6 +313,7 @@ async def test_refused_key_at_runtime_starts_reauth(
     assert [flow["context"]["source"] for flow in flows] == ["reauth"]
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_meter_that_stops_reporting(
     hass: HomeAssistant,
     push_simulator: PushSimulator,
@@ -337,6 +365,7 @@ async def test_device_removal_by_the_user(
     hass_ws_client: Any,
     push_simulator: PushSimulator,
     cloud_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
 ) -> None:
     assert await async_setup_component(hass, "config", {})
     registry = dr.async_get(hass)
@@ -356,15 +385,15 @@ async def test_device_removal_by_the_user(
         return bool(response["success"])
 
     assert not await remove(V4_ADDRESS)  # still reported
-    # A device the key no longer reports may be deleted.
-    coordinator = push_runtime(cloud_entry).coordinator
-    coordinator.async_set_updated_data(
-        type(coordinator.data)(
-            {a: r for a, r in coordinator.data.meters.items() if a != V4_ADDRESS},
-            coordinator.data.iostacks,
-        )
-    )
+    # A meter the gateway no longer reports may be deleted; it comes back if it reports again.
+    push_simulator.faults.bad_reads.add(V4_ADDRESS)
+    await _poll(hass, freezer, MIN_STALE_AFTER + 60)
     assert await remove(V4_ADDRESS)
+    assert _device(registry, cloud_entry, V4_ADDRESS) is None
+    push_simulator.faults.bad_reads.clear()
+    await _poll(hass, freezer, 60)
+    assert _device(registry, cloud_entry, V4_ADDRESS) is not None
+    assert _state(hass, cloud_entry, "sensor", V4_ADDRESS, "import_energy") != STATE_UNAVAILABLE
 
 
 async def test_diagnostics_redact_key_and_token(
@@ -423,3 +452,21 @@ async def test_push3_failure_and_refused_key(
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert [flow["context"]["source"] for flow in flows] == ["reauth"]
     assert MeterVersion.V3 is push_runtime(entry).coordinator.data.meters[V3_ADDRESS].version
+
+
+async def test_push3_diagnostics_and_no_devices_chosen(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    push_simulator: PushSimulator,
+    push3_simulator: Push3Simulator,
+) -> None:
+    entry = await setup_entry(hass, push3_entry(push3_simulator))
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    assert diagnostics["requests_sent"] == push3_simulator.requests
+    assert push3_simulator.key not in str(diagnostics)
+    # A cloud entry whose every device was left out reads nothing, and has no entities.
+    excluded = [V4_ADDRESS, V3_ADDRESS, IOSTACK_ADDRESS]
+    cloud = await setup_entry(hass, push_entry(push_simulator, options={CONF_EXCLUDED: excluded}))
+    assert cloud.state is ConfigEntryState.LOADED
+    assert not er.async_entries_for_config_entry(er.async_get(hass), cloud.entry_id)
+    assert all(r.path != "/readMeter" or r.key_kind != "account" for r in push_simulator.served)

@@ -6,8 +6,11 @@ from typing import Final
 
 from homeassistant.const import CONF_HOST, Platform
 from homeassistant.core import HomeAssistant
+from homeassistant.util.hass_dict import HassKey
 
 from . import push_coordinator
+from .const import DOMAIN
+from .meters.push.client import PushClient
 from .push_coordinator import (
     EkmPushCoordinator,
     Push3Coordinator,
@@ -27,10 +30,26 @@ async def _async_start(coordinator: PushCoordinator) -> PushRuntimeData:
     return PushRuntimeData(coordinator=coordinator)
 
 
+# Cloud clients by entry id, kept across setup retries and reloads: a client remembers when
+# the service accepts its next request after a 429, so a retried setup does not ask too early.
+_CLIENTS: HassKey[dict[str, tuple[str, PushClient]]] = HassKey(f"{DOMAIN}_push_clients")
+
+
+def _cloud_client(hass: HomeAssistant, entry: MeterLinkConfigEntry) -> PushClient:
+    """The entry's cloud client; a new one when the key changed (reauth, reconfigure)."""
+    clients = hass.data.setdefault(_CLIENTS, {})
+    key = entry_key(entry)
+    known = clients.get(entry.entry_id)
+    if known is not None and known[0] == key:
+        return known[1]
+    client = push_coordinator.create_push_client(hass, key)
+    clients[entry.entry_id] = (key, client)
+    return client
+
+
 async def async_setup_push(hass: HomeAssistant, entry: MeterLinkConfigEntry) -> PushRuntimeData:
     """An EKM Push key: discover its devices and read them all once."""
-    client = push_coordinator.create_push_client(hass, entry_key(entry))
-    return await _async_start(EkmPushCoordinator(hass, entry, client))
+    return await _async_start(EkmPushCoordinator(hass, entry, _cloud_client(hass, entry)))
 
 
 async def async_setup_push3(hass: HomeAssistant, entry: MeterLinkConfigEntry) -> PushRuntimeData:

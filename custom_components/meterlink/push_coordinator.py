@@ -154,9 +154,11 @@ class PushCoordinator(MeterCoordinator[PushData]):
         self._guards: dict[str, EnergyGuard] = {}
         self._gateway_names: dict[str, str] = {}  # gateway identifier -> name
         self._gateway_devices: dict[str, str] = {}  # gateway identifier -> device id
-        # Devices that have (or are about to get) entities; platforms add entities for new
-        # ones and forget those that left, so a device that returns gets entities again.
+        # Devices read so far (a silent one keeps its last read until forgotten).
         self.known: set[str] = set()
+        # Bumped when a device is forgotten: platforms add entities again for a new epoch, so
+        # a device that left (or was deleted by the user) and returns gets entities again.
+        self._epochs: dict[str, int] = {}
         self._reported_stale: set[str] = set()
 
     # Fetching -------------------------------------------------------------------------------
@@ -299,6 +301,11 @@ class PushCoordinator(MeterCoordinator[PushData]):
         """Drop a device's memory: it left the account or the user deleted it."""
         self.known.discard(address)
         self._guards.pop(address, None)
+        self._epochs[address] = self.epoch(address) + 1
+
+    def epoch(self, address: str) -> int:
+        """How often the device was forgotten (its entities were removed) so far."""
+        return self._epochs.get(address, 0)
 
     def remove_device(self, address: str) -> None:
         """Detach a device that left the account from this entry (its entities go with it)."""

@@ -78,18 +78,18 @@ def async_add_push_entities(
 ) -> None:
     """Add a platform's entities for every device with a reading, now and as devices appear."""
     coordinator = push_runtime(entry).coordinator
-    added: set[str] = set()
+    added: dict[str, int] = {}  # address -> the epoch its entities were added in
 
     @callback
     def _add_new_devices() -> None:
-        added.intersection_update(coordinator.known)  # forget devices that left
         data: PushData | None = coordinator.data
         if data is None:
             return
         new: list[Entity] = []
         for address in data.timestamps:
-            if address not in added:
-                added.add(address)
+            epoch = coordinator.epoch(address)
+            if added.get(address) != epoch:
+                added[address] = epoch
                 new.extend(factory(coordinator, data, address))
         if new:
             async_add_entities(new)

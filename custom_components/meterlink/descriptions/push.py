@@ -14,6 +14,9 @@ LAST_READING: Final = SensorEntityDescription(
     translation_key="last_reading",
     device_class=SensorDeviceClass.TIMESTAMP,
     entity_category=EntityCategory.DIAGNOSTIC,
+    # Changes with every read of every meter (state writes, recorder rows), and Home Assistant
+    # caps an entry at 10000 enabled entities: a key with 1000 meters needs the room.
+    entity_registry_enabled_default=False,
 )
 REPORTING: Final = BinarySensorEntityDescription(
     key="reporting",
