@@ -48,7 +48,10 @@ def make_cloud_entry(
         if token is not None:
             entry_data[CONF_API_TOKEN] = token
         return MockConfigEntry(
-            domain=DOMAIN, title="EKM Push", unique_id="ekm_push_account", data=entry_data
+            domain=DOMAIN,
+            title="EKM Push",
+            unique_id=f"ekmpush-{GATEWAY}",  # as the config flow derives it (lowest gateway)
+            data=entry_data,
         )
 
     return build

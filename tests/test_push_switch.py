@@ -5,8 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from homeassistant.const import ATTR_ENTITY_ID, STATE_OFF, STATE_ON
+from homeassistant.const import (
+    ATTR_ENTITY_ID,
+    CONF_API_KEY,
+    CONF_API_TOKEN,
+    STATE_OFF,
+    STATE_ON,
+)
 from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
@@ -15,7 +22,15 @@ from custom_components.meterlink.const import DOMAIN
 from custom_components.meterlink.push_triggers import TRIGGER_REFRESH
 
 from .device_api_fixtures import CloudEntryBuilder, device_id_of, setup_cloud_entry, switch_id
-from .device_api_sim import IOSTACK, OTHER_V4, READ_TOKEN, RELAY_METER, V3_METER, CloudSim
+from .device_api_sim import (
+    IOSTACK,
+    OTHER_V4,
+    READ_TOKEN,
+    RELAY_METER,
+    V3_METER,
+    WRITE_TOKEN,
+    CloudSim,
+)
 
 
 def _state(hass: HomeAssistant, entity_id: str) -> str:
@@ -185,4 +200,24 @@ async def test_a_missing_trigger_api_is_not_write_permission(
     cloud_sim.refuse["/api/trigger"] = 404  # a 404 page, not the Trigger API's "not found"
     entry = await setup_cloud_entry(hass, make_cloud_entry())
     assert hass.states.async_entity_ids("switch") == []
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_token_added_later_brings_the_switches(
+    hass: HomeAssistant, cloud_sim: CloudSim, make_cloud_entry: CloudEntryBuilder
+) -> None:
+    entry = await setup_cloud_entry(hass, make_cloud_entry(None))
+    assert hass.states.async_entity_ids("switch") == []
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {CONF_API_KEY: cloud_sim.account_key, CONF_API_TOKEN: WRITE_TOKEN},
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    entity_id = switch_id(hass, entry, f"{RELAY_METER}_relay_1")
+    assert entity_id is not None
+    await _switch(hass, "turn_on", entity_id)
+    assert cloud_sim.push.meters[RELAY_METER].relays == [True, False]
     await hass.config_entries.async_unload(entry.entry_id)

@@ -69,8 +69,8 @@ def key_of(entry: ConfigEntry) -> str:
 
 
 def token_of(entry: ConfigEntry) -> str | None:
-    """The optional API bearer token (options win over data, so it can be added later)."""
-    token = entry.options.get(CONF_API_TOKEN) or entry.data.get(CONF_API_TOKEN)
+    """The optional API bearer token (given when the account is added, or by reconfiguring)."""
+    token = entry.data.get(CONF_API_TOKEN)
     return token if isinstance(token, str) and token.strip() else None
 
 
