@@ -389,3 +389,24 @@ async def test_a_trigger_switch_reports_api_failures(
     assert caught.value.translation_key == "device_api_error"
     assert cloud_sim.device_api.triggers[created["trigger_uuid"]][1]["enabled"] is True
     assert hass.states.get(entity_id).state == STATE_ON  # type: ignore[union-attr]
+
+
+async def test_a_trigger_deleted_while_home_assistant_was_away(
+    hass: HomeAssistant, cloud_sim: CloudSim, cloud_entry: MockConfigEntry
+) -> None:
+    kept = await _call(
+        hass, "create_trigger", {"config_entry_id": cloud_entry.entry_id, **NEW_TRIGGER}
+    )
+    gone = await _call(
+        hass, "create_trigger", {"config_entry_id": cloud_entry.entry_id, **NEW_TRIGGER}
+    )
+    gone_switch = _trigger_switch(hass, cloud_entry, gone["trigger_uuid"])
+    await hass.config_entries.async_unload(cloud_entry.entry_id)
+    await hass.async_block_till_done()
+    del cloud_sim.device_api.triggers[gone["trigger_uuid"]]
+    assert er.async_get(hass).async_get(gone_switch) is not None
+    await hass.config_entries.async_setup(cloud_entry.entry_id)
+    await hass.async_block_till_done()
+    assert er.async_get(hass).async_get(gone_switch) is None
+    kept_switch = _trigger_switch(hass, cloud_entry, kept["trigger_uuid"])
+    assert hass.states.get(kept_switch).state == STATE_ON  # type: ignore[union-attr]

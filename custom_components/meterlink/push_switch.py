@@ -47,6 +47,11 @@ from .runtime import MeterLinkConfigEntry
 IOSTACK_OUTPUTS = range(IOSTACK_PINS[0], IOSTACK_PINS[1] + 1)
 
 
+def trigger_unique_id(entry: MeterLinkConfigEntry, trigger_uuid: str) -> str:
+    """Unique id of a trigger's switch (namespaced by the entry, like every cloud entity)."""
+    return f"{entry.unique_id}_trigger_{trigger_uuid}"
+
+
 def device_info(identifier: str) -> DeviceInfo:
     """The cloud connection's device of a meter, ioStack or gateway (made by that connection)."""
     return DeviceInfo(identifiers={(DOMAIN, identifier)})
@@ -158,8 +163,13 @@ def _follow_triggers(
     coordinator: TriggerCoordinator,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add a switch per trigger; remove the switch of a trigger the gateway no longer has."""
-    known: dict[str, PushTriggerSwitch] = {}
+    """Add a switch per trigger; remove the switch of a trigger the gateway no longer has.
+
+    Removal goes by the entity registry, so a trigger deleted while Home Assistant was not
+    running loses its switch too.
+    """
+    known: set[str] = set()
+    prefix = trigger_unique_id(entry, "")
 
     @callback
     def _sync() -> None:
@@ -171,17 +181,17 @@ def _follow_triggers(
             for trigger_uuid, found in current.items()
             if trigger_uuid not in known
         ]
-        for switch in new:
-            known[switch.trigger_uuid] = switch
+        known.update(switch.trigger_uuid for switch in new)
         if new:
             async_add_entities(new)
         registry = er.async_get(hass)
-        for trigger_uuid in [uuid for uuid in known if uuid not in current]:
-            switch = known.pop(trigger_uuid)
-            if switch.registry_entry is not None:
-                registry.async_remove(switch.entity_id)
-            elif switch.hass is not None:
-                hass.async_create_task(switch.async_remove())
+        for entity in er.async_entries_for_config_entry(registry, entry.entry_id):
+            unique_id = entity.unique_id
+            if entity.domain == "switch" and unique_id.startswith(prefix):
+                trigger_uuid = unique_id.removeprefix(prefix)
+                if trigger_uuid not in current:
+                    known.discard(trigger_uuid)
+                    registry.async_remove(entity.entity_id)
 
     _sync()
     entry.async_on_unload(coordinator.async_add_listener(_sync))
@@ -236,9 +246,9 @@ class _CommandSwitch(CoordinatorEntity[DataUpdateCoordinator[Any]], SwitchEntity
 
     @property
     def available(self) -> bool:
-        """Available while the device has a reading or a confirmed state."""
-        state, _stamp = self._read()
-        return super().available and (state is not None or self._confirmed is not None)
+        """Available while the device has a reading (its state may still be unknown)."""
+        read = device_read(self.settings.entry, self.address)
+        return super().available and (read is not None or self._confirmed is not None)
 
     @property
     def is_on(self) -> bool | None:
@@ -359,7 +369,7 @@ class PushTriggerSwitch(CoordinatorEntity[TriggerCoordinator], SwitchEntity):
         self.settings = settings
         self.trigger_uuid = found.uuid
         self.gateway = found.gateway
-        self._attr_unique_id = f"{settings.entry.unique_id}_trigger_{found.uuid}"
+        self._attr_unique_id = trigger_unique_id(settings.entry, found.uuid)
         self._attr_device_info = device_info(gateway_identifier(found.gateway))
         self._trigger = found.trigger
         self._attr_name = found.trigger.trigger_name
