@@ -301,6 +301,8 @@ async def test_invalid_parameters_never_reach_the_api(
         ({"command": "SetRelayNow"}, "SetRelayNow"),
         ({"command": "SetDOLevel", "params": {"pin": 1, "level": 1}}, "SetDOLevel"),
         ({"target": "meter", "target_id": "12", "command": "GetTariffData"}, "12-digit"),
+        # Another target type than the device's needs its own id.
+        ({"target": "iostack", "command": "GetStatus"}, "target_id"),
     ],
 )
 async def test_invalid_commands_and_targets(

@@ -6,7 +6,7 @@ and which may be READ or READ/WRITE (seed 001, "Token permissions"). `DeviceSett
 API clients of one entry and what is known about the token; it is made on first use (by the
 switch platform or an action) and closed when the entry unloads.
 
-What it needs from the cloud entry itself is kept to four small accessors at the top of this
+What it needs from the cloud entry itself is kept to a few small accessors at the top of this
 module (`key_of`, `token_of`, `api_url_of`, `inventory_of`, `device_read`, ...), so the cloud
 connection can change its runtime data without touching the actions or the switches.
 """

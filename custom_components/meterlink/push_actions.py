@@ -229,7 +229,9 @@ def _command_target(resolved: Resolved, data: Mapping[str, Any]) -> tuple[Target
     """The device a command goes to: the call's device, or the explicit target and id."""
     try:
         target = Target(data[ATTR_TARGET]) if ATTR_TARGET in data else resolved.target
-        target_id = data.get(ATTR_TARGET_ID) or resolved.target_id
+        target_id = data.get(ATTR_TARGET_ID)
+        if target_id is None and target is resolved.target:
+            target_id = resolved.target_id  # the device's own address
         if target is None or target_id is None:
             raise InvalidParameterError(
                 "name a meter or ioStack device, or give target and target_id"
