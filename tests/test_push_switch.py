@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -17,6 +18,10 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.meterlink.const import DOMAIN
 from custom_components.meterlink.push_triggers import TRIGGER_REFRESH
@@ -221,3 +226,20 @@ async def test_a_token_added_later_brings_the_switches(
     await _switch(hass, "turn_on", entity_id)
     assert cloud_sim.push.meters[RELAY_METER].relays == [True, False]
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_diagnostics_say_what_the_token_may_do(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    cloud_sim: CloudSim,
+    cloud_entry: MockConfigEntry,
+) -> None:
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, cloud_entry)
+    assert diagnostics["device_settings"] == {
+        "token_access": "write",
+        "triggers": len(cloud_sim.device_api.triggers),
+        "trigger_list_ok": True,
+    }
+    text = json.dumps(diagnostics)
+    assert WRITE_TOKEN not in text
+    assert cloud_sim.account_key not in text

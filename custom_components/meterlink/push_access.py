@@ -312,6 +312,21 @@ def device_settings(hass: HomeAssistant, entry: MeterLinkConfigEntry) -> DeviceS
     return settings
 
 
+def device_settings_diagnostics(hass: HomeAssistant, entry: MeterLinkConfigEntry) -> dict[str, Any]:
+    """What the entry's token may do and how many triggers it sees (never the token)."""
+    settings: DeviceSettings | None = hass.data.get(DATA_DEVICE_SETTINGS, {}).get(entry.entry_id)
+    if settings is None:
+        return {}
+    coordinator = settings.trigger_coordinator
+    return {
+        "device_settings": {
+            "token_access": settings.access.value,
+            "triggers": None if coordinator is None else len(coordinator.data or {}),
+            "trigger_list_ok": None if coordinator is None else coordinator.last_update_success,
+        }
+    }
+
+
 def redacted(entry: MeterLinkConfigEntry, text: str) -> str:
     """`text` without the entry's key or token (for messages built from library errors)."""
     for secret in (key_of(entry), token_of(entry)):
