@@ -213,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench.add_argument("--no-compare", action="store_true", help="skip the ekmmeters comparison")
     push = benches.add_parser("push", help="EKM Push key in Home Assistant: cost per poll")
     push.add_argument("--sizes", default="1,100,1000", help="meters on the key, comma-separated")
-    push.add_argument("--polls", type=int, default=5, help="polls measured per scenario")
+    push.add_argument("--polls", type=int, default=7, help="polls measured per scenario")
     push.add_argument("--rows-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.bench == "push":

@@ -20,6 +20,7 @@ a new read per request.
 from __future__ import annotations
 
 import asyncio
+import statistics
 import sys
 import tempfile
 import threading
@@ -83,7 +84,8 @@ class PollCost:
     """Averages over the measured polls of one scenario."""
 
     requests: float
-    cpu_ms: float
+    cpu_ms: float  # median over the polls (a garbage collection can land in any one)
+    cpu_max_ms: float
     state_writes: float  # entity state writes (async_write_ha_state calls)
     state_changes: float  # state_changed events
 
@@ -120,7 +122,8 @@ async def _measure(
         changes.append(event)
 
     unsubscribe = hass.bus.async_listen("state_changed", _changed)
-    requests = cpu = 0.0
+    requests = 0.0
+    cpu: list[float] = []
     with counting_writes() as writes:
         for _ in range(polls):
             if changed:  # the gateway read every meter once since the last poll
@@ -130,11 +133,13 @@ async def _measure(
             start = time.thread_time()
             await coordinator.async_refresh()
             await hass.async_block_till_done()
-            cpu += time.thread_time() - start
+            cpu.append((time.thread_time() - start) * 1000)
             requests += len(simulator.served) - served
         written = writes[0]
     unsubscribe()
-    return PollCost(requests / polls, cpu * 1000 / polls, written / polls, len(changes) / polls)
+    return PollCost(
+        requests / polls, statistics.median(cpu), max(cpu), written / polls, len(changes) / polls
+    )
 
 
 async def bench_size(meters: int, polls: int) -> tuple[int, float, PollCost, PollCost]:
@@ -173,7 +178,8 @@ async def bench_size(meters: int, polls: int) -> tuple[int, float, PollCost, Pol
 def _row(meters: int, entities: int, setup: float, name: str, cost: PollCost) -> str:
     return (
         f"{meters:>6} {entities:>8} {setup:>6.1f}s {name:>9} {cost.requests:>8.1f} "
-        f"{cost.cpu_ms:>8.1f} {cost.state_writes:>7.0f} {cost.state_changes:>7.0f}"
+        f"{cost.cpu_ms:>8.1f} {cost.cpu_max_ms:>8.1f} {cost.state_writes:>7.0f} "
+        f"{cost.state_changes:>7.0f}"
     )
 
 
@@ -186,13 +192,14 @@ async def push_bench(sizes: list[int], polls: int, *, rows_only: bool = False) -
             print(_row(meters, entities, setup, "unchanged", unchanged))
         return
     print("EKM Push key in Home Assistant (in-process), fake cloud in its own thread;")
-    print(f"v4 meters on one gateway, {polls} polls per scenario, averages per poll.")
+    print(f"v4 meters on one gateway, {polls} polls per scenario; per poll: mean requests and")
+    print("writes, median and maximum CPU time.")
     print("CPU = time.thread_time() of the event-loop thread around refresh -> state writes.")
     print("writes = entity state writes, changes = state_changed events.")
     print()
     print(
         f"{'meters':>6} {'entities':>8} {'setup':>7} {'scenario':>9} {'requests':>8} "
-        f"{'CPU ms':>8} {'writes':>7} {'changes':>7}"
+        f"{'CPU ms':>8} {'max ms':>8} {'writes':>7} {'changes':>7}"
     )
     for meters in sizes:
         process = await asyncio.create_subprocess_exec(
