@@ -220,6 +220,14 @@ async def test_an_answer_that_never_comes_names_the_command(
     assert (
         caught.value.translation_placeholders["msg_id"] == cloud_sim.device_api.commands[-1].msg_id
     )
+    # The gateway works again: the next command gets its answer on the same client.
+    cloud_sim.device_api.delay_for = lambda _sent: 0.01
+    response = await _send(
+        hass,
+        {"device_id": device_id_of(hass, cloud_entry, RELAY_METER), "command": "GetTariffData"},
+    )
+    assert response["success"] is True
+    assert response["msg_id"] == cloud_sim.device_api.commands[-1].msg_id
 
 
 async def test_a_device_failure_is_a_home_assistant_error(
