@@ -16,6 +16,7 @@ from homeassistant.const import (
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 from pytest_homeassistant_custom_component.components.diagnostics import (
@@ -63,9 +64,14 @@ def _relay(hass: HomeAssistant, entry: MockConfigEntry, address: str, number: in
 async def test_switches_exist_for_v4_relays_and_iostack_outputs(
     hass: HomeAssistant, cloud_sim: CloudSim, cloud_entry: MockConfigEntry
 ) -> None:
+    registry = er.async_get(hass)
     for address in (RELAY_METER, OTHER_V4):
         for number in (1, 2):
-            assert _state(hass, _relay(hass, cloud_entry, address, number)) == STATE_OFF
+            entity_id = _relay(hass, cloud_entry, address, number)
+            assert _state(hass, entity_id) == STATE_OFF
+            entity = registry.async_get(entity_id)
+            assert entity is not None
+            assert entity.device_id == device_id_of(hass, cloud_entry, address)
     for number in (1, 2):
         assert switch_id(hass, cloud_entry, f"{V3_METER}_relay_{number}") is None
     outputs = cloud_sim.push.iostacks[IOSTACK].outputs
