@@ -1,4 +1,4 @@
-"""Switches of EKM meters: the two output relays of v4 meters."""
+"""Switches of EKM meters: the two output relays of v4 meters (EKM Push ones in push_switch)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from .entity import MeterLinkEntity, async_add_meter_entities
 from .push_switch import async_setup_push_switches
 from .runtime import MeterLinkConfigEntry, PlatformSetup, setup_platform
 
-PARALLEL_UPDATES = 1  # one write at a time: they share the bus with every poll
+PARALLEL_UPDATES = 1  # one write at a time: RS-485 relays share the bus with every poll
 
 
 async def async_setup_entry(
