@@ -57,6 +57,8 @@ from simulator.ekm_rs485 import EkmBusSimulator
 from simulator.push3 import Push3Simulator
 from simulator.smartmac import SimSmartMac, SmartMacSimulator
 
+from .device_api_fixtures import cloud_entry, cloud_sim, make_cloud_entry  # noqa: F401
+
 V4_ADDRESS = "000300001001"
 V4_OTHER = "000300001002"  # configured without a password
 V3_ADDRESS = "000000011766"

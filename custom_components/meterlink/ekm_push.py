@@ -67,7 +67,10 @@ def can_remove_push_device(entry: MeterLinkConfigEntry, identifier: str) -> bool
 
 
 EKM_PUSH: Final = Connection(
-    async_setup=async_setup_push, platforms=PLATFORMS, can_remove_device=can_remove_push_device
+    async_setup=async_setup_push,
+    # Relay, ioStack output and trigger switches, offered with a READ/WRITE API token.
+    platforms=(*PLATFORMS, Platform.SWITCH),
+    can_remove_device=can_remove_push_device,
 )
 EKM_PUSH3: Final = Connection(
     async_setup=async_setup_push3, platforms=PLATFORMS, can_remove_device=can_remove_push_device

@@ -1,5 +1,8 @@
 """Actions on one meter, addressed by its device: read it, switch a relay, set its clock.
 
+(The EKM Push device command and trigger actions live in `push_actions` and are registered
+from here too.)
+
 Registered once in `async_setup`, so they exist (and explain themselves) even while no bus is
 loaded. The device is resolved through the device registry to its bus's config entry and the
 meter's subentry.
@@ -29,6 +32,7 @@ from .coordinator import EkmBusCoordinator, EkmBusRuntimeData, MeterConfig
 from .descriptions.ekm import RELAYS, clock_command
 from .meters.ekm.commands import MAX_RELAY_SECONDS, relay
 from .meters.errors import InvalidParameterError
+from .push_actions import async_setup_push_services
 from .runtime import MeterLinkConfigEntry
 
 SERVICE_READ_METER = "read_meter"
@@ -151,3 +155,4 @@ def async_setup_services(hass: HomeAssistant) -> None:
         _set_meter_clock,
         schema=SET_METER_CLOCK_SCHEMA,
     )
+    async_setup_push_services(hass)

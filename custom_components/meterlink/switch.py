@@ -1,4 +1,7 @@
-"""Switches: the two output relays of v4 EKM meters, the load relay of smart-MAC devices."""
+"""Switches: relays of v4 EKM meters on a bus, the load relay of smart-MAC devices.
+
+EKM Push relay, ioStack output and trigger switches live in push_switch.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +12,14 @@ from homeassistant.components.switch import SwitchEntity
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import CONNECTION_EKM_RS485, CONNECTION_SMARTMAC
+from .const import CONNECTION_EKM_PUSH, CONNECTION_EKM_RS485, CONNECTION_SMARTMAC
 from .descriptions.ekm import SWITCHES, EkmSwitchEntityDescription
 from .entity import MeterLinkEntity, async_add_meter_entities
+from .push_switch import async_setup_push_switches
 from .runtime import MeterLinkConfigEntry, PlatformSetup, setup_platform
 from .smartmac_entity import async_add_smartmac_switches
 
-PARALLEL_UPDATES = 1  # one write at a time: they share the bus with every poll
+PARALLEL_UPDATES = 1  # one write at a time: RS-485 relays share the bus with every poll
 
 
 async def async_setup_entry(
@@ -52,4 +56,5 @@ SETUPS: Final[dict[str, PlatformSetup]] = {
         async_add_meter_entities, entity_class=MeterLinkSwitch, descriptions=SWITCHES
     ),
     CONNECTION_SMARTMAC: async_add_smartmac_switches,
+    CONNECTION_EKM_PUSH: async_setup_push_switches,
 }
