@@ -58,10 +58,37 @@ class SimIoStack:
     outputs: list[bool] = field(default_factory=lambda: [False, True, False, False])
     celsius: float = 21.5
     firmware: str = "10"
+    # What the Device Settings API changes or reports besides counters and outputs.
+    password: str = "12345678"
+    one_wire: list[str] = field(default_factory=lambda: ["28-00000a1b2c3d", "28-00000a1b2c3e"])
+    watch_cleared: bool = False
+    clock_set: bool = False
 
     def __post_init__(self) -> None:
-        self.address = self.address.zfill(12)
-        self._pulses = [float(int(self.address) % 100 * n) for n in range(1, 5)]
+        if self.address.isdigit():
+            self.address = self.address.zfill(12)
+            seed = int(self.address)
+        else:  # the Device Settings API names ioStacks by any id
+            seed = sum(map(ord, self.address))
+        self._pulses = [float(seed % 100 * n) for n in range(1, 5)]
+
+    @property
+    def di_counts(self) -> list[int]:
+        """The input counters as the Device Settings API's GetStatus reports them."""
+        return [math.floor(count) for count in self._pulses]
+
+    @property
+    def do_levels(self) -> list[int]:
+        """The output levels as GetStatus reports them (1 = on)."""
+        return [int(on) for on in self.outputs]
+
+    def reset_count(self, pin: int) -> None:
+        """ResetDiCount: input `pin` (1..4) counts from zero again."""
+        self._pulses[pin - 1] = 0.0
+
+    def set_output(self, pin: int, level: int) -> None:
+        """SetDoLevel: output `pin` (1..4) on (1) or off (0)."""
+        self.outputs[pin - 1] = bool(level)
 
     def advance(self, seconds: float) -> None:
         """Count pulses for `seconds`."""
@@ -391,6 +418,7 @@ class PushSimulator(WebService):
 
 DEFAULT_METERS = ("000300001001:v4", "000300001002:v4", "000000011766:v3")  # as ekm-rs485
 DEFAULT_IOSTACKS = ("000000900001",)
+DEFAULT_TOKEN = "simulated-read-write-token"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -399,6 +427,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--meter", action="append", metavar="ADDR:v3|v4", help="repeatable")
     parser.add_argument("--iostack", action="append", metavar="ADDR", help="repeatable")
     parser.add_argument("--key", default=DEFAULT_ACCOUNT_KEY, help="the account key")
+    parser.add_argument(
+        "--token", default=DEFAULT_TOKEN, help="a READ/WRITE API token (sendCommand, triggers)"
+    )
 
 
 def sim_meter(spec: str) -> SimMeter:
@@ -426,10 +457,16 @@ def listen_address(value: str) -> tuple[str, int]:
 
 async def run(args: argparse.Namespace) -> None:
     """Serve until SIGINT/SIGTERM, printing the base URL and every key."""
+    from .ekm_push_device_api import TokenInfo, attach_to_cloud
+
     simulator = build(args)
+    tokens = {args.token: TokenInfo("account-1")} if getattr(args, "token", None) else {}
+    attach_to_cloud(simulator, tokens)
     try:
         await simulator.start(*listen_address(args.http))
         print(f"ekm-push http {simulator.base_url} account-key {simulator.account_key}")
+        for token in tokens:
+            print(f"ekm-push api-token {token} (READ/WRITE)")
         for mac, key in simulator.gateway_keys.items():
             print(f"ekm-push gateway {mac} key {key}")
         sys.stdout.flush()

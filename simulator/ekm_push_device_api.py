@@ -41,6 +41,7 @@ from custom_components.meterlink.meters.ekm.layout import Block
 from custom_components.meterlink.meters.ekm.reading import MeterVersion
 
 from .ekm_meter import TARIFFS, SimMeter
+from .ekm_push import PushSimulator, SimIoStack
 
 BACKLOG_LIMIT = 100
 _CHANNEL = re.compile(r"(?P<id>[A-Za-z0-9_\-]{1,128})(?:\.b(?P<backlog>[0-9]{1,4}))?")
@@ -75,19 +76,6 @@ class SimGateway:
     account: str
     key: str
     devices: set[str] = field(default_factory=set)
-
-
-@dataclass
-class SimIoStack:
-    """An ioStack on a gateway: password, digital input counts, output levels, 1-wire bus."""
-
-    iostack_id: str
-    password: str = "12345678"
-    di_counts: list[int] = field(default_factory=lambda: [120, 7, 0, 42])
-    do_levels: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
-    watch_cleared: bool = False
-    one_wire: list[str] = field(default_factory=lambda: ["28-00000a1b2c3d", "28-00000a1b2c3e"])
-    clock_set: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -475,7 +463,7 @@ class DeviceApiSimulator:
             pin = _param_int(params, "pin", 1, 4)
 
             def reset() -> Outcome:
-                io.di_counts[pin - 1] = 0
+                io.reset_count(pin)
                 return True, None, None
 
             return reset
@@ -487,7 +475,7 @@ class DeviceApiSimulator:
             def set_level() -> Outcome:
                 if password is not None and password != io.password:
                     return False, "ioStack password refused", None
-                io.do_levels[pin - 1] = level
+                io.set_output(pin, level)
                 if params.get("clear_watch") is True:
                     io.watch_cleared = True
                 return True, None, None
@@ -773,3 +761,26 @@ def _trigger_fields(body: Any, *, creating: bool) -> dict[str, Any]:
     if "enabled" in trigger and not isinstance(trigger["enabled"], bool):
         raise _BadRequest("enabled must be true or false")
     return dict(trigger)
+
+
+def attach_to_cloud(
+    cloud: PushSimulator, tokens: Mapping[str, TokenInfo], *, account: str = "account-1"
+) -> DeviceApiSimulator:
+    """Serve sendCommand and the Trigger API on the Push simulator's app, over its devices.
+
+    One account owns every gateway; the account key and each gateway key open it, so readings
+    and commands see the same meters and ioStacks (a relay closed by a command shows in the next
+    readMeter).
+    """
+    api = DeviceApiSimulator(
+        cloud.meters,
+        cloud.iostacks,
+        [
+            SimGateway(mac, account, cloud.gateway_keys[mac], devices=set(devices))
+            for mac, devices in cloud.gateways.items()
+        ],
+        tokens,
+        account_keys={cloud.account_key: account},
+    )
+    api.install(cloud.app)
+    return api

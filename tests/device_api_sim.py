@@ -3,7 +3,7 @@
 One aiohttp application serves readMeter and the Account API (`simulator.ekm_push`) and
 sendCommand, the answer streams and the Trigger API (`simulator.ekm_push_device_api`), over the
 same SimMeter objects, so a relay closed by a command shows in the next cloud reading. The
-ioStack outputs are shared the same way (one list object in both models).
+ioStack is one `SimIoStack` in both.
 """
 
 from __future__ import annotations
@@ -16,12 +16,10 @@ from aiohttp.typedefs import Handler
 
 from custom_components.meterlink.meters.ekm.reading import MeterVersion
 from simulator.ekm_meter import SimMeter
-from simulator.ekm_push import DEFAULT_GATEWAY, PushSimulator
-from simulator.ekm_push import SimIoStack as CloudIoStack
+from simulator.ekm_push import DEFAULT_GATEWAY, PushSimulator, SimIoStack
 from simulator.ekm_push_device_api import (
     DeviceApiSimulator,
     SimGateway,
-    SimIoStack,
     TokenInfo,
 )
 
@@ -62,13 +60,11 @@ async def start_cloud(*, second_gateway: bool = False) -> CloudSim:
         SimMeter(OTHER_V4),
         SimMeter(V3_METER, MeterVersion.V3),
     ]
-    cloud_stack = CloudIoStack(IOSTACK)
+    stack = SimIoStack(IOSTACK)  # one model: commands change what readings report
     layout = {GATEWAY: [RELAY_METER, OTHER_V4, V3_METER, IOSTACK]}
     if second_gateway:
         layout = {GATEWAY: [RELAY_METER, OTHER_V4], SECOND_GATEWAY: [V3_METER, IOSTACK]}
-    push = PushSimulator(meters, [cloud_stack], gateways=layout)
-    stack = SimIoStack(IOSTACK)
-    stack.do_levels = cloud_stack.outputs  # type: ignore[assignment]  # one list, two views
+    push = PushSimulator(meters, [stack], gateways=layout)
     device_api = DeviceApiSimulator(
         push.meters,
         {IOSTACK: stack},

@@ -14,7 +14,10 @@ from collections.abc import AsyncIterator
 import pytest
 
 from custom_components.meterlink.meters import cli
-from simulator.ekm_push_device_api import DeviceApiSimulator
+from custom_components.meterlink.meters.ekm.layout import Block
+from simulator.ekm_meter import SimMeter
+from simulator.ekm_push import PushSimulator, SimIoStack
+from simulator.ekm_push_device_api import DeviceApiSimulator, TokenInfo, attach_to_cloud
 
 from .test_push_device_api import (
     GATEWAY,
@@ -26,6 +29,9 @@ from .test_push_device_api import (
     make_simulator,
 )
 from .test_push_triggers import SEED_CREATE, trigger_for
+
+V4_CLOUD = "000300004001"
+STACK_CLOUD = "000000904001"
 
 
 @pytest.fixture
@@ -211,3 +217,40 @@ async def test_list_needs_a_gateway(
     assert await run("push", "triggers", "list", *argv) == 2
     assert "--gateway" in single_line(capsys.readouterr().err)
     assert simulator.requests == []
+
+
+async def test_one_simulated_cloud_serves_readings_and_commands(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`scripts/simulate ekm-push` wiring: a command's effect shows in the next `push read`."""
+    cloud = PushSimulator([SimMeter(V4_CLOUD)], [SimIoStack(STACK_CLOUD)])
+    token = "cloud-write-token"
+    attach_to_cloud(cloud, {token: TokenInfo("account-1")})
+    url = await cloud.start()
+    try:
+        key = cloud.account_key
+        common = ["--key", key, "--api-url", url]
+        params = json.dumps({"relay": "Relay_2", "status": "close", "duration": 0})
+        code = await run(
+            "push", "command", "--token", token, *common, "--target", "meter",
+            "--target-id", V4_CLOUD, "--command", "SetRelay", "--params", params,
+        )  # fmt: skip
+        assert code == 0
+        assert json.loads(capsys.readouterr().out)["success"] is True
+        output = json.dumps({"pin": 1, "level": 1})
+        code = await run(
+            "push", "command", "--token", token, *common, "--target", "iostack",
+            "--target-id", STACK_CLOUD, "--command", "SetDoLevel", "--params", output,
+        )  # fmt: skip
+        assert code == 0
+        capsys.readouterr()
+        cloud.poll()
+        code = await run("push", "read", *common, "--account-url", url, "--json")
+        assert code == 0
+        read = json.loads(capsys.readouterr().out)
+        closed = SimMeter(V4_CLOUD)
+        closed.relays = [False, True]
+        assert read[V4_CLOUD]["State_Out"] == closed.values(Block.V4A)["State_Out"]
+        assert cloud.iostacks[STACK_CLOUD].outputs[0] is True
+    finally:
+        await cloud.stop()
