@@ -24,7 +24,8 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.meterlink.const import DOMAIN
+from custom_components.meterlink.config_flow_push import CONF_DEVICES
+from custom_components.meterlink.const import CONF_PASSWORD, CONF_SCAN_INTERVAL, DOMAIN
 from custom_components.meterlink.push_triggers import TRIGGER_REFRESH
 
 from .device_api_fixtures import CloudEntryBuilder, device_id_of, setup_cloud_entry, switch_id
@@ -249,3 +250,37 @@ async def test_diagnostics_say_what_the_token_may_do(
     text = json.dumps(diagnostics)
     assert WRITE_TOKEN not in text
     assert cloud_sim.account_key not in text
+
+
+async def test_a_meter_with_its_own_password_needs_it_in_the_options(
+    hass: HomeAssistant, cloud_sim: CloudSim, cloud_entry: MockConfigEntry
+) -> None:
+    meter = cloud_sim.push.meters[RELAY_METER]
+    meter.password = "24681357"
+    entity_id = _relay(hass, cloud_entry, RELAY_METER, 1)
+    with pytest.raises(HomeAssistantError):
+        await _switch(hass, "turn_on", entity_id)
+    assert meter.relays == [False, False]
+    assert "meter_password" not in cloud_sim.device_api.commands[-1].params
+
+    devices = list(cloud_entry.runtime_data.coordinator.inventory.devices)
+    flow = await hass.config_entries.options.async_init(cloud_entry.entry_id)
+    answer = {CONF_SCAN_INTERVAL: 60, CONF_DEVICES: devices}
+    result = await hass.config_entries.options.async_configure(
+        flow["flow_id"], {**answer, CONF_PASSWORD: "2468"}
+    )
+    assert result["errors"] == {CONF_PASSWORD: "invalid_password_format"}
+    result = await hass.config_entries.options.async_configure(
+        flow["flow_id"], {**answer, CONF_PASSWORD: "24681357"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+
+    await _switch(hass, "turn_on", entity_id)
+    assert meter.relays == [True, False]
+    assert cloud_sim.device_api.commands[-1].params["meter_password"] == "24681357"
+    # Left empty later, the password stays.
+    flow = await hass.config_entries.options.async_init(cloud_entry.entry_id)
+    result = await hass.config_entries.options.async_configure(flow["flow_id"], answer)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert cloud_entry.options[CONF_PASSWORD] == "24681357"

@@ -9,6 +9,7 @@ same account or gateway.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -28,7 +29,13 @@ from homeassistant.helpers.selector import (
 )
 
 from . import push_coordinator
-from .const import CONF_CONNECTION, CONF_SCAN_INTERVAL, CONNECTION_EKM_PUSH, CONNECTION_PUSH3
+from .const import (
+    CONF_CONNECTION,
+    CONF_PASSWORD,
+    CONF_SCAN_INTERVAL,
+    CONNECTION_EKM_PUSH,
+    CONNECTION_PUSH3,
+)
 from .const import LOGGER as _LOGGER
 from .meters.errors import (
     InvalidParameterError,
@@ -55,6 +62,7 @@ from .push_coordinator import (
 
 CONF_DEVICES: Final = "devices"  # form field only: the meters and ioStacks to add
 
+_METER_PASSWORD_RE: Final = re.compile(r"\d{8}")
 _SECRET: Final = TextSelector(
     TextSelectorConfig(type=TextSelectorType.PASSWORD, autocomplete="off")
 )
@@ -376,6 +384,7 @@ class EkmPushOptionsFlow(OptionsFlowWithReload):
         runtime = getattr(entry, "runtime_data", None)
         coordinator = runtime.coordinator if isinstance(runtime, PushRuntimeData) else None
         inventory = coordinator.inventory if isinstance(coordinator, EkmPushCoordinator) else None
+        errors: dict[str, str] = {}
         if user_input is not None:
             options: dict[str, Any] = {
                 **entry.options,
@@ -384,9 +393,18 @@ class EkmPushOptionsFlow(OptionsFlowWithReload):
             if inventory is not None:
                 chosen = set(user_input.get(CONF_DEVICES) or ())
                 options[CONF_EXCLUDED] = [a for a in inventory.devices if a not in chosen]
-            return self.async_create_entry(data=options)
+            # Left empty, the stored password stays (a password is never shown again).
+            if password := (user_input.get(CONF_PASSWORD) or "").strip():
+                if _METER_PASSWORD_RE.fullmatch(password):
+                    options[CONF_PASSWORD] = password
+                else:
+                    errors[CONF_PASSWORD] = "invalid_password_format"
+            if not errors:
+                return self.async_create_entry(data=options)
         fields: dict[Any, Any] = {
-            probatio.Required(CONF_SCAN_INTERVAL): _interval_selector(MIN_PUSH_SCAN_INTERVAL)
+            probatio.Required(CONF_SCAN_INTERVAL): _interval_selector(MIN_PUSH_SCAN_INTERVAL),
+            # Sent with relay commands; meters still on the factory password need none.
+            probatio.Optional(CONF_PASSWORD): _SECRET,
         }
         suggested: dict[str, Any] = {
             CONF_SCAN_INTERVAL: entry.options.get(CONF_SCAN_INTERVAL, DEFAULT_PUSH_SCAN_INTERVAL)
@@ -400,6 +418,7 @@ class EkmPushOptionsFlow(OptionsFlowWithReload):
         return self.async_show_form(
             step_id="ekm_push_options",
             data_schema=self.add_suggested_values_to_schema(probatio.Schema(fields), suggested),
+            errors=errors,
         )
 
 

@@ -23,7 +23,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.update_coordinator import CoordinatorEntity, DataUpdateCoordinator
 
-from .const import DOMAIN, LOGGER
+from .const import CONF_PASSWORD, DOMAIN, LOGGER
 from .meters.ekm.reading import MeterVersion
 from .meters.errors import MeterError
 from .meters.push.commands import IOSTACK_PINS, RELAYS, JsonValue, Target
@@ -308,13 +308,18 @@ class PushRelaySwitch(_CommandSwitch):
 
     async def async_turn_on(self, **kwargs: Any) -> None:
         """Close the relay until told otherwise."""
-        await self._async_switch(
-            "SetRelay", {"relay": self.relay, "status": "close", "duration": 0}
-        )
+        await self._async_switch("SetRelay", self._params("close"))
 
     async def async_turn_off(self, **kwargs: Any) -> None:
         """Open the relay until told otherwise."""
-        await self._async_switch("SetRelay", {"relay": self.relay, "status": "open", "duration": 0})
+        await self._async_switch("SetRelay", self._params("open"))
+
+    def _params(self, status: str) -> dict[str, Any]:
+        """SetRelay held until told otherwise, with the meters' password when one is set."""
+        params: dict[str, Any] = {"relay": self.relay, "status": status, "duration": 0}
+        if password := self.settings.entry.options.get(CONF_PASSWORD):
+            params["meter_password"] = password
+        return params
 
 
 class PushOutputSwitch(_CommandSwitch):
