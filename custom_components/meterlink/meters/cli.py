@@ -1,6 +1,7 @@
 """Commissioning tool: read a meter or change one setting from a shell, without Home Assistant.
 
-`python -m custom_components.meterlink.meters.cli ekm read --port URL --address ADDR`.
+`scripts/meter ekm read --port URL --address ADDR` (which runs `python -m meters.cli` with
+`custom_components/meterlink` on the path, so Home Assistant is not imported).
 Device families register themselves in `FAMILIES` (one function that adds their subcommands),
 so Push, Push3 or smart-MAC tools can live in their own modules. Failures end with exactly one
 line on stderr naming the reason and a distinct exit code, never a traceback or a password,
