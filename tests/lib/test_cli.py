@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -172,3 +176,29 @@ async def test_settings_on_a_v3_meter(tcp_url: str, extra: list[str]) -> None:
 async def test_settings_on_a_v4_meter(tcp_url: str, extra: list[str]) -> None:
     argv = ["ekm", extra[0], "--port", tcp_url, "--address", V4_ADDRESS, "--v4", *extra[1:]]
     assert await cli(*argv) == 0
+
+
+def test_the_device_library_runs_without_home_assistant() -> None:
+    """`scripts/meter` imports `meters` on its own: no module of it may pull Home Assistant in."""
+    library = Path(__file__).resolve().parents[2] / "custom_components" / "meterlink"
+    modules = sorted(
+        ".".join(path.relative_to(library).with_suffix("").parts)
+        for path in (library / "meters").rglob("*.py")
+        if path.name != "__main__.py"
+    )
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name.removesuffix('.__init__'))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'homeassistant'))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=library,
+        env={**os.environ, "PYTHONPATH": str(library)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert len(modules) > 20
+    assert result.stdout.strip() == "[]"
