@@ -369,7 +369,7 @@ async def test_oversized_answer_is_refused(
 
     monkeypatch.setattr("custom_components.meterlink.meters.push.client.get", small_get)
     push = PushClient(session, sim.account_key, api_url=sim.base_url)
-    with pytest.raises(MeterFrameError, match="more than 100 bytes"):
+    with pytest.raises(MeterFrameError, match="larger than 100 bytes"):
         await push.read([V4_ADDRESS])
     assert push.api_url == sim.base_url
 

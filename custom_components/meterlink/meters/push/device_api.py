@@ -41,6 +41,7 @@ from ..errors import (
     MeterPermissionError,
     MeterTimeoutError,
 )
+from ..http import read_limited, redact, request
 from .commands import (
     JsonValue,
     Target,
@@ -114,14 +115,6 @@ def check_token(token: str, what: str = "API token") -> str:
         msg = f"the {what} is missing"
         raise MeterAuthError(msg)
     return token.strip()
-
-
-def redact(text: str, *secrets_: str) -> str:
-    """`text` with every secret replaced, for error messages built from library exceptions."""
-    for value in secrets_:
-        if value:
-            text = text.replace(value, "***")
-    return text
 
 
 @dataclass
@@ -398,7 +391,7 @@ class DeviceApiClient:
             url, timeout=self._stream_timeout(), headers={"Accept": "application/json"}
         ) as response:
             if response.status != 200:
-                body = await read_limited(response)
+                body = await read_limited(response, MAX_BODY, "the response stream")
                 error = error_for_status(response.status, body)
                 raise error or MeterFrameError(f"response stream: HTTP {response.status}")
             channel.connects += 1
@@ -465,36 +458,16 @@ async def request_json(
     if body is not None:
         headers["Content-Type"] = "application/json"
         data = json.dumps(body).encode()
-    try:
-        async with session.request(
-            method,
-            url,
-            params=dict(query),
-            data=data,
-            headers=headers,
-            timeout=aiohttp.ClientTimeout(total=request_timeout),
-        ) as response:
-            return response.status, await read_limited(response)
-    except TimeoutError:
-        host = urlsplit(url).netloc
-        msg = f"{host} did not answer within {request_timeout:g} s"
-        raise MeterTimeoutError(msg) from None
-    except (aiohttp.ClientError, OSError) as err:
-        # aiohttp messages can contain the URL (with the key): redact, do not chain.
-        host = urlsplit(url).netloc
-        detail = redact(str(err), token, *secrets_) or type(err).__name__
-        msg = f"cannot reach {host}: {detail}"
-        raise MeterConnectionError(msg) from None
-
-
-async def read_limited(response: aiohttp.ClientResponse) -> bytes:
-    """The whole body, or MeterFrameError once it grows beyond MAX_BODY."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > MAX_BODY:
-            msg = f"the API answer is larger than {MAX_BODY} bytes"
-            raise MeterFrameError(msg)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    answer = await request(
+        session,
+        method,
+        url,
+        what=urlsplit(url).netloc,
+        secrets=(token, *secrets_),
+        client_timeout=aiohttp.ClientTimeout(total=request_timeout),
+        max_body=MAX_BODY,
+        params=dict(query),
+        data=data,
+        headers=headers,
+    )
+    return answer.status, answer.body

@@ -13,7 +13,6 @@ import json
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
 
 from ..errors import (
     MeterApiError,
@@ -24,13 +23,13 @@ from ..errors import (
     MeterRateLimitError,
     MeterServerError,
 )
+from ..http import redact as redact_secrets
 from ..smartmac.protocol import parse_retry_after
 from .fields import number
 
 DEFAULT_RETRY_AFTER = 60.0
 """Seconds to back off after a 429 that does not say how long (EKM publishes no limit)."""
 
-_REDACTED = "***"
 _MAX_QUOTED = 160
 _CODE_KEYS = ("status_code", "statusCode", "error_code", "errorCode", "code", "status")
 _MESSAGE_KEYS = ("error", "message", "msg", "description", "detail", "error_message")
@@ -62,10 +61,7 @@ class PushInvalidMeterError(MeterApiError, MeterPermissionError):
 
 def redact(text: str, key: str | None) -> str:
     """`text` without the key, plain or URL-encoded, shortened to a quotable length."""
-    if key:
-        for form in {key, quote(key, safe=""), quote(key)}:
-            text = text.replace(form, _REDACTED)
-    text = " ".join(text.split())
+    text = " ".join(redact_secrets(text, key).split())
     return text if len(text) <= _MAX_QUOTED else text[: _MAX_QUOTED - 3] + "..."
 
 

@@ -17,11 +17,10 @@ import aiohttp
 
 from ..errors import (
     MeterCommandError,
-    MeterConnectionError,
     MeterFrameError,
     MeterRateLimitError,
-    MeterTimeoutError,
 )
+from ..http import request
 from .models import (
     EXTENDED_INTERVAL,
     STANDARD_INTERVAL,
@@ -36,7 +35,6 @@ from .protocol import (
     check_pin,
     interpret_response,
     normalize_host,
-    redact,
 )
 
 DEFAULT_MAX_WAIT = STANDARD_INTERVAL + 5.0
@@ -174,22 +172,17 @@ class SmartMacClient:
 
     async def _fetch(self, pout: str | None) -> SmartMacReading:
         url = build_url(self._host, self._device_id, self._pin, pout)
-        try:
-            async with self._session.get(
-                url, timeout=self._timeout, max_redirects=_MAX_REDIRECTS
-            ) as response:
-                status = response.status
-                retry_after = response.headers.get("Retry-After")
-                body = await _read_limited(response)
-        except TimeoutError:
-            msg = f"{self._host} did not answer within {self._timeout.total:g} s"
-            raise MeterTimeoutError(msg) from None
-        except (aiohttp.ClientError, OSError) as err:
-            # aiohttp messages may contain the URL, so only a redacted text is kept and the
-            # original exception is not chained (a logged traceback would show the PIN).
-            detail = redact(str(err), self._pin) or type(err).__name__
-            msg = f"cannot reach {self._host}: {detail}"
-            raise MeterConnectionError(msg) from None
+        answer = await request(
+            self._session,
+            "GET",
+            url,
+            what=self._host,
+            secrets=(self._pin,),
+            client_timeout=self._timeout,
+            max_body=MAX_BODY,
+            max_redirects=_MAX_REDIRECTS,
+        )
+        status, body, retry_after = answer.status, answer.body, answer.retry_after
         return interpret_response(
             status,
             body,
@@ -206,15 +199,3 @@ def _refuse_beyond(wait: float, limit: float) -> None:
     if wait > limit:
         msg = f"request not sent: the device accepts the next one in {wait:.1f} s"
         raise MeterRateLimitError(msg, retry_after=wait)
-
-
-async def _read_limited(response: aiohttp.ClientResponse) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > MAX_BODY:
-            msg = f"the answer is larger than {MAX_BODY} bytes: not a smart-MAC reading"
-            raise MeterFrameError(msg)
-        chunks.append(chunk)
-    return b"".join(chunks)

@@ -23,6 +23,8 @@ from ..errors import (
     MeterFrameError,
     MeterRateLimitError,
 )
+from ..http import REDACTED
+from ..http import redact as redact_secrets
 from .models import SmartMacModel, SmartMacReading
 
 _NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?")
@@ -44,7 +46,6 @@ _AUTH_TEXT_RE = re.compile(
 _TITLE_RE = re.compile(r"<title[^>]{0,100}>(.{0,200}?)</title", re.IGNORECASE | re.DOTALL)
 _ERROR_KEY_RE = re.compile(r"err|fail|denied|unauthori|forbidden|auth|login|pass|\bpin", re.I)
 _DEVPASS_RE = re.compile(r"(devpass=)[^&\s\"'#]*", re.IGNORECASE)
-_REDACTED = "***"
 _MAX_DEVICE_TEXT = 120  # characters of a device's own error message quoted in an exception
 
 
@@ -112,10 +113,7 @@ def build_url(host: str, device_id: str, pin: str, pout: str | None = None) -> s
 
 def redact(text: str, pin: str | None = None) -> str:
     """`text` with the PIN removed, both as a `devpass=` parameter and verbatim."""
-    cleaned = _DEVPASS_RE.sub(rf"\g<1>{_REDACTED}", text)
-    if pin:
-        cleaned = cleaned.replace(pin, _REDACTED)
-    return cleaned
+    return redact_secrets(_DEVPASS_RE.sub(rf"\g<1>{REDACTED}", text), pin)
 
 
 def parse_number(text: str) -> float | None:
