@@ -228,6 +228,23 @@ class EkmPushConfigFlowMixin(ConfigFlow):
             },
         )
 
+    async def _async_same_account_key(
+        self, user_input: Mapping[str, Any], errors: dict[str, str]
+    ) -> str | None:
+        """The typed key once a request shows it sees this entry's account (else abort).
+
+        None, with the reason in `errors`, when the key is malformed or refused.
+        """
+        try:
+            key = _key(user_input)
+            _inventory, unique_id = await _async_discover(self, key)
+        except FormError as err:
+            errors[err.field] = err.reason
+            return None
+        await self.async_set_unique_id(unique_id)
+        self._abort_if_unique_id_mismatch(reason="wrong_account")
+        return key
+
     async def async_step_ekm_push_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
         """The key was refused: ask for the account's key again."""
         return await self.async_step_ekm_push_reauth_confirm()
@@ -239,14 +256,8 @@ class EkmPushConfigFlowMixin(ConfigFlow):
         entry = self._get_reauth_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
-            try:
-                key = _key(user_input)
-                _inventory, unique_id = await _async_discover(self, key)
-            except FormError as err:
-                errors[err.field] = err.reason
-            else:
-                await self.async_set_unique_id(unique_id)
-                self._abort_if_unique_id_mismatch(reason="wrong_account")
+            key = await self._async_same_account_key(user_input, errors)
+            if key is not None:
                 return self.async_update_reload_and_abort(entry, data_updates={CONF_API_KEY: key})
         return self.async_show_form(
             step_id="ekm_push_reauth_confirm",
@@ -262,14 +273,8 @@ class EkmPushConfigFlowMixin(ConfigFlow):
         entry = self._get_reconfigure_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
-            try:
-                key = _key(user_input)
-                _inventory, unique_id = await _async_discover(self, key)
-            except FormError as err:
-                errors[err.field] = err.reason
-            else:
-                await self.async_set_unique_id(unique_id)
-                self._abort_if_unique_id_mismatch(reason="wrong_account")
+            key = await self._async_same_account_key(user_input, errors)
+            if key is not None:
                 data = {**entry.data, CONF_API_KEY: key}
                 data.pop(CONF_API_TOKEN, None)
                 if token := str(user_input.get(CONF_API_TOKEN) or "").strip():
@@ -313,6 +318,23 @@ class EkmPush3ConfigFlowMixin(ConfigFlow):
             errors=errors,
         )
 
+    async def _async_same_gateway_key(
+        self, host: str, user_input: Mapping[str, Any], errors: dict[str, str]
+    ) -> str | None:
+        """The typed key once `host` answers with it as this entry's gateway (else abort).
+
+        None, with the reason in `errors`, when the key is malformed or refused.
+        """
+        try:
+            key = _key(user_input)
+            _readings, unique_id = await _async_read_push3(self, host, key)
+        except FormError as err:
+            errors[err.field] = err.reason
+            return None
+        await self.async_set_unique_id(unique_id)
+        self._abort_if_unique_id_mismatch(reason="wrong_gateway")
+        return key
+
     async def async_step_ekm_push3_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
         """The gateway refused its key: ask for it again."""
         return await self.async_step_ekm_push3_reauth_confirm()
@@ -324,14 +346,8 @@ class EkmPush3ConfigFlowMixin(ConfigFlow):
         entry = self._get_reauth_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
-            try:
-                key = _key(user_input)
-                _readings, unique_id = await _async_read_push3(self, entry.data[CONF_HOST], key)
-            except FormError as err:
-                errors[err.field] = err.reason
-            else:
-                await self.async_set_unique_id(unique_id)
-                self._abort_if_unique_id_mismatch(reason="wrong_gateway")
+            key = await self._async_same_gateway_key(entry.data[CONF_HOST], user_input, errors)
+            if key is not None:
                 return self.async_update_reload_and_abort(entry, data_updates={CONF_API_KEY: key})
         return self.async_show_form(
             step_id="ekm_push3_reauth_confirm",
@@ -348,14 +364,8 @@ class EkmPush3ConfigFlowMixin(ConfigFlow):
         errors: dict[str, str] = {}
         if user_input is not None:
             host = str(user_input[CONF_HOST]).strip()
-            try:
-                key = _key(user_input)
-                _readings, unique_id = await _async_read_push3(self, host, key)
-            except FormError as err:
-                errors[err.field] = err.reason
-            else:
-                await self.async_set_unique_id(unique_id)
-                self._abort_if_unique_id_mismatch(reason="wrong_gateway")
+            key = await self._async_same_gateway_key(host, user_input, errors)
+            if key is not None:
                 return self.async_update_reload_and_abort(
                     entry, data_updates={CONF_HOST: host, CONF_API_KEY: key}
                 )
