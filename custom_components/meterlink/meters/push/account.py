@@ -13,11 +13,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from ..errors import MeterApiError, MeterFrameError
+from ..errors import MeterFrameError
 from .fields import device_address
 from .models import PushGateway, PushInventory
 from .realtime import check_key, mac_address, normalize_base_url
-from .status import api_error, decode_json, error_for_status
+from .status import cloud_document
 
 DEFAULT_ACCOUNT_URL = "https://api.ekmpush.com"
 ACCOUNT_PATH = "/account/api/account"
@@ -43,25 +43,9 @@ def interpret_account(
     now: float | None = None,
 ) -> PushInventory:
     """Classify one Account API answer: the inventory, or the typed error it amounts to."""
-    early = error_for_status(status, retry_after=retry_after, now=now, what="EKM Push account")
-    if early is not None:
-        raise early
-    try:
-        document = decode_json(body)
-    except MeterFrameError:
-        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-        stated = api_error(text, status=status, key=key)
-        if stated is not None:
-            raise stated from None
-        if status >= 400:
-            msg = f"EKM Push account answered HTTP {status}"
-            raise MeterApiError(msg, status=status) from None
-        raise
-    stated = api_error(document, status=status, key=key)
-    if stated is not None:
-        raise stated
-    if status >= 400:
-        raise MeterApiError(f"EKM Push account answered HTTP {status}", status=status)
+    document = cloud_document(
+        status, body, key=key, retry_after=retry_after, now=now, what="EKM Push account"
+    )
     return parse_inventory(document)
 
 

@@ -14,10 +14,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from ..errors import InvalidParameterError, MeterApiError, MeterFrameError
+from ..errors import InvalidParameterError, MeterFrameError
 from .fields import device_address, iostack_reading, looks_like_meter, meter_reading, newest
 from .models import IoStackReading, PushMeterReading, PushReadings
-from .status import api_error, decode_json, error_for_status
+from .status import cloud_document
 
 DEFAULT_API_URL = "https://api.ekmpush.com"
 MAX_URL_LENGTH = 2000
@@ -123,24 +123,7 @@ def interpret_readmeter(
     PushInvalidMeterError / MeterApiError (API status codes), MeterFrameError (not a readMeter
     answer, truncated or non-JSON). `key` only keeps the key out of messages.
     """
-    early = error_for_status(status, retry_after=retry_after, now=now)
-    if early is not None:
-        raise early
-    try:
-        document = decode_json(body)
-    except MeterFrameError:
-        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-        stated = api_error(text, status=status, key=key)
-        if stated is not None:
-            raise stated from None
-        if status >= 400:
-            raise MeterApiError(f"EKM Push answered HTTP {status}", status=status) from None
-        raise
-    stated = api_error(document, status=status, key=key)
-    if stated is not None:
-        raise stated
-    if status >= 400:
-        raise MeterApiError(f"EKM Push answered HTTP {status}", status=status)
+    document = cloud_document(status, body, key=key, retry_after=retry_after, now=now)
     return parse_readmeter(document, requested=requested)
 
 

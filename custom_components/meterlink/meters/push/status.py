@@ -105,6 +105,39 @@ def error_for_status(
     return None
 
 
+def cloud_document(
+    status: int,
+    body: bytes | str,
+    *,
+    key: str | None = None,
+    retry_after: str | None = None,
+    now: float | None = None,
+    what: str = "EKM Push",
+) -> Any:
+    """The decoded body of a cloud answer, or the typed error the answer amounts to.
+
+    The status decides first (401/403/429/5xx); then an error the body states, in JSON or in
+    plain text; then any other HTTP error; a 2xx body that is not JSON is a MeterFrameError.
+    """
+    early = error_for_status(status, retry_after=retry_after, now=now, what=what)
+    if early is not None:
+        raise early
+    try:
+        document = decode_json(body)
+    except MeterFrameError:
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+        if (stated := api_error(text, status=status, key=key)) is not None:
+            raise stated from None
+        if status >= 400:
+            raise MeterApiError(f"{what} answered HTTP {status}", status=status) from None
+        raise
+    if (stated := api_error(document, status=status, key=key)) is not None:
+        raise stated
+    if status >= 400:
+        raise MeterApiError(f"{what} answered HTTP {status}", status=status)
+    return document
+
+
 def rate_limit_error(
     retry_after: str | None, *, now: float | None = None, what: str = "EKM Push"
 ) -> MeterRateLimitError:
