@@ -19,6 +19,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType, InvalidData
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.meterlink import smartmac_link
 from custom_components.meterlink.const import (
     CONF_CONNECTION,
     CONF_MODEL,
@@ -508,3 +509,17 @@ def test_translations_cover_the_selector_options() -> None:
     selectors = TRANSLATIONS["selector"]
     assert set(selectors["smartmac_pulse_kind"]["options"]) == {kind.value for kind in PulseKind}
     assert set(selectors["smartmac_relay_polarity"]["options"]) == {"vendor", "inverted"}
+
+
+async def test_links_of_typos_and_old_pins_do_not_pile_up(
+    hass: HomeAssistant, smartmac_sim: SmartMacSimulator, smartmac_clock: SmartMacClock
+) -> None:
+    result = await start_flow(hass)
+    for attempt in range(5):
+        wrong = f"00000{attempt}"
+        result = await submit(hass, result, user_input(smartmac_sim, SMARTMAC_D103X, wrong))
+        assert result["errors"] == {CONF_PIN: "smartmac_invalid_auth"}
+        smartmac_clock.now += 60  # every budget has run out
+    # Only the newest attempt's link is still shared; the others were dropped as idle.
+    assert len(hass.data[smartmac_link._LINKS]) == 1
+    assert served(smartmac_sim, SMARTMAC_D103X) == ["wrong-pin"] * 5

@@ -111,6 +111,12 @@ def async_get_link(
     links = hass.data.setdefault(_LINKS, {})
     if (link := links.get(key)) is not None:
         return link
+    # Links that hold nothing to share any more (no reading a new request would be refused
+    # for, no budget left to wait out) are dropped: typos and old PINs or addresses do not pile
+    # up. An entry still polling through a dropped link keeps it; it is just not shared.
+    for old_key, old in list(links.items()):
+        if old.recent_reading() is None and old.client.seconds_until_allowed() <= 0:
+            del links[old_key]
     timing = TIMING
     client = SmartMacClient(
         async_get_clientsession(hass),
