@@ -393,18 +393,21 @@ class PushSimulator(WebService):
         if kind == "device":
             address = visible[0]
             listed = "meters" if address in self.meters else "iostacks"
-            return self._answer({listed: [address]})
+            return self._answer({listed: [{"address": address}]})
+        # The shape public working clients read (vendor-evidence.md A1): top-level gateways
+        # named by `mac_address` (meters nested as on /account/api/gateway), top-level meters.
         gateways = [
             {
-                "mac": mac,
+                "mac_address": mac,
                 "name": f"Push3 {mac}",
-                "meters": [a for a in devices if a in self.meters],
-                "iostacks": [{"iostack": a} for a in devices if a in self.iostacks],
+                "meters": [{"address": a} for a in devices if a in self.meters],
+                "iostacks": [{"address": a} for a in devices if a in self.iostacks],
             }
             for mac, devices in self.gateways.items()
             if kind == "account" or set(devices) <= set(visible)
         ]
-        return self._answer({"account": {"gateways": gateways}})
+        meters = [{"address": a} for a in visible if a in self.meters]
+        return self._answer({"gateways": gateways, "meters": meters})
 
     # Lifecycle -------------------------------------------------------------------------------
 

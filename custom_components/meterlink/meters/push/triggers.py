@@ -32,6 +32,7 @@ import aiohttp
 
 from ..errors import InvalidParameterError, MeterApiError, MeterFrameError
 from .commands import (
+    CommandSpec,
     JsonValue,
     Target,
     check_target_id,
@@ -47,6 +48,7 @@ from .device_api import (
     validate_api_url,
 )
 from .device_stream import error_for_status
+from .fields import number as field_number
 from .rrule import parse_rrule
 
 THRESHOLD_TESTS = ("==", "!=", ">=", "<=", ">", "<", "rise_eq")
@@ -96,19 +98,13 @@ def check_trigger_uuid(trigger_uuid: str) -> str:
 
 
 def _number(value: object) -> float | None:
-    """A number the API may write as a string ("60"); None when it is not one."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            return None
-    else:
-        return None
-    return number if math.isfinite(number) else None
+    """A number the API may write as a string ("60"); None when it is not one.
+
+    The same rules as a meter reading's values (`fields.number`): an integer too large for a
+    float, "nan" or non-ASCII digits are no number, so a trigger list never fails on one.
+    """
+    number = field_number(value)
+    return None if number is None else float(number)
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,10 +423,25 @@ def validate_action(value: object) -> dict[str, JsonValue]:
         "target_id": check_target_id(spec.target, value.get("target_id")),
         "command": command,
     }
-    checked = spec.validate(params)
+    checked = _as_given(spec, params or {}, spec.validate(params))
     if checked:
         result["params"] = checked
     return result
+
+
+def _as_given(
+    spec: CommandSpec, given: Mapping[str, Any], checked: dict[str, JsonValue]
+) -> dict[str, JsonValue]:
+    """The checked parameters with the user's own spelling of case-insensitive choices.
+
+    The Trigger API documents `"relay": "relay_1"` where sendCommand documents `Relay_1`; the
+    schema accepts either, and a trigger action is sent exactly as given, never rewritten.
+    """
+    for param in spec.params:
+        original = given.get(param.name)
+        if param.case_insensitive and param.name in checked and isinstance(original, str):
+            checked[param.name] = original
+    return checked
 
 
 def _gateway_action(
@@ -442,14 +453,23 @@ def _gateway_action(
     if target_id is not None:
         result["target_id"] = normalize_gateway(str(target_id))
     if command == "sendWebhook":
-        url = (params or {}).get("url")
-        parts = urlsplit(url) if isinstance(url, str) else None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        if not _is_web_url((params or {}).get("url")):
             raise _invalid("sendWebhook needs params.url, an http(s) URL")
     if params:
         checked = command_free_form(params)
         result["params"] = checked
     return result
+
+
+def _is_web_url(url: object) -> bool:
+    """An absolute http(s) URL; urlsplit raises ValueError on some (`http://[x`)."""
+    if not isinstance(url, str):
+        return False
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
 def command_free_form(params: Mapping[str, Any]) -> dict[str, JsonValue]:

@@ -347,9 +347,19 @@ def interpret_response(
 
 
 def _same_devid(got: str, expected: str) -> bool:
-    if got == expected.strip():
+    """Equal ids, or the same number with other leading zeros ("0172" is "172").
+
+    Compared as ASCII digit strings, never with int(): "²" passes isdigit() but not int(), and
+    int() refuses more than 4300 digits, so either would escape as a ValueError.
+    """
+    wanted = expected.strip()
+    if got == wanted:
         return True
-    return got.isdigit() and expected.strip().isdigit() and int(got) == int(expected)
+    return _is_digits(got) and _is_digits(wanted) and got.lstrip("0") == wanted.lstrip("0")
+
+
+def _is_digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
 
 
 def _device_message(document: object, pin: str | None) -> str:
@@ -398,6 +408,6 @@ def _unix_time(text: str | None) -> int | None:
     if text is None:
         return None
     cleaned = text.strip()
-    if not cleaned.isascii() or not cleaned.isdigit() or len(cleaned) > 12:
+    if not _is_digits(cleaned) or len(cleaned) > 12:
         return None
     return int(cleaned)
