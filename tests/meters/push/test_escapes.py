@@ -26,12 +26,10 @@ STACK = "000000900001"
 HUGE = "1" + "0" * 400  # a JSON integer of 1e400: valid JSON, too large for a float
 
 
-def _cloud(read: str, *, address: str = METER, protocol: str = "v4") -> str:
-    return '{"readMeter":{"ReadSet":[{"Meter":"%s","Protocol":"%s","ReadData":[%s]}]}}' % (
-        address,
-        protocol,
-        read,
-    )
+def _cloud(read: dict[str, object], *, address: str = METER, protocol: str = "v4") -> str:
+    """A readMeter answer; the string "HUGE" stands for a bare 1e400 integer."""
+    read_set = {"Meter": address, "Protocol": protocol, "ReadData": [read]}
+    return json.dumps({"readMeter": {"ReadSet": [read_set]}}).replace('"HUGE"', HUGE)
 
 
 @pytest.mark.parametrize(
@@ -39,7 +37,7 @@ def _cloud(read: str, *, address: str = METER, protocol: str = "v4") -> str:
     ["kWh_Tot", "RMS_Watts_Ln_1", "RMS_Volts_Ln_1", "Cos_Theta_Ln_1", "Reliability_Ratio"],
 )
 def test_a_huge_integer_costs_only_its_own_value_in_a_cloud_read(field: str) -> None:
-    body = _cloud('{"kWh_Tot":"12.5","RMS_Volts_Ln_2":"120.1","%s":%s}' % (field, HUGE))
+    body = _cloud({"kWh_Tot": "12.5", "RMS_Volts_Ln_2": "120.1", field: "HUGE"})
     readings = interpret_readmeter(200, body)
     fields = readings.meters[METER].reading.fields
     assert field not in fields
@@ -57,7 +55,7 @@ def test_a_huge_integer_costs_only_its_own_value_in_a_push3_read() -> None:
 
 
 def test_an_iostack_value_too_large_for_a_float_is_left_out_not_raised_later() -> None:
-    body = _cloud('{"AI_1":%s,"AI_2":"2.5"}' % HUGE, address=STACK, protocol="ios")
+    body = _cloud({"AI_1": "HUGE", "AI_2": "2.5"}, address=STACK, protocol="ios")
     stack = interpret_readmeter(200, body).iostacks[STACK]
     assert stack.number("AI_2") == 2.5
     assert stack.number("AI_1") is None
@@ -71,13 +69,13 @@ def test_number_refuses_integers_beyond_the_float_range() -> None:
 
 
 def test_an_iostack_that_says_protocol_v4_is_still_an_iostack() -> None:
-    read = '{"Pulse_Cnt_1":"7","Pulse_Cnt_4":"3","AI_1":"2.5","State_Out_1":"1"}'
+    read = {"Pulse_Cnt_1": "7", "Pulse_Cnt_4": "3", "AI_1": "2.5", "State_Out_1": "1"}
     readings = interpret_readmeter(200, _cloud(read, address=STACK, protocol="v4"))
     assert STACK in readings.iostacks
     assert STACK not in readings.meters
     assert readings.iostacks[STACK].number("AI_1") == 2.5
     # A meter keeps being a meter whatever its fields' company.
-    meter = interpret_readmeter(200, _cloud('{"kWh_Tot":"1.0","AI_1":"3"}', protocol="v4"))
+    meter = interpret_readmeter(200, _cloud({"kWh_Tot": "1.0", "AI_1": "3"}, protocol="v4"))
     assert METER in meter.meters
 
 
@@ -91,11 +89,17 @@ def _trigger(condition: dict[str, object]) -> dict[str, object]:
 
 
 def test_a_huge_threshold_in_a_listed_trigger_is_no_number_not_a_crash() -> None:
-    condition = (
-        '{"type":"data","source":"meter","source_id":"%s","field":"kWh_Tot",'
-        '"threshold_test":">","threshold_value":%s,"duration":%s}' % (METER, HUGE, HUGE)
-    )
-    body = '{"triggers":[{"trigger_name":"t","conditions":[%s],"actions":[]}]}' % condition
+    condition = {
+        "type": "data",
+        "source": "meter",
+        "source_id": METER,
+        "field": "kWh_Tot",
+        "threshold_test": ">",
+        "threshold_value": "HUGE",
+        "duration": "HUGE",
+    }
+    trigger_json = {"trigger_name": "t", "conditions": [condition], "actions": []}
+    body = json.dumps({"triggers": [trigger_json]}).replace('"HUGE"', HUGE)
     (trigger,) = parse_triggers(body)
     assert trigger.conditions[0].threshold_value is None  # type: ignore[union-attr]
 

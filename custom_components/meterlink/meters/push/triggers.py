@@ -452,9 +452,8 @@ def _gateway_action(
     result: dict[str, JsonValue] = {"target": "gateway", "command": command}
     if target_id is not None:
         result["target_id"] = normalize_gateway(str(target_id))
-    if command == "sendWebhook":
-        if not _is_web_url((params or {}).get("url")):
-            raise _invalid("sendWebhook needs params.url, an http(s) URL")
+    if command == "sendWebhook" and not _is_web_url((params or {}).get("url")):
+        raise _invalid("sendWebhook needs params.url, an http(s) URL")
     if params:
         checked = command_free_form(params)
         result["params"] = checked
