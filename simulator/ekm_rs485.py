@@ -62,6 +62,20 @@ class ServedFrame:
 
 
 @dataclass(frozen=True)
+class WireEvent:
+    """One message on the wire: `rx` from the client, `tx` a reply; `at` is loop time.
+
+    An `rx` is stamped when its last byte arrived (before it waits for the bus), a `tx` when
+    its first and last byte went out, so a test can see a client talk over an answer.
+    """
+
+    direction: str
+    data: bytes
+    at: float
+    until: float | None = None
+
+
+@dataclass(frozen=True)
 class _Read:
     address: str
     suffix: str | None
@@ -110,6 +124,7 @@ class EkmBusSimulator:
         self.auto_advance = auto_advance
         self.last_served: dict[str, dict[str, FieldValue]] = {}
         self.served: list[ServedFrame] = []
+        self.transcript: list[WireEvent] = []  # every message and reply, in wire order
         self._open: SimMeter | None = None
         self._logged_in = False
         self._port = _Port()
@@ -129,10 +144,16 @@ class EkmBusSimulator:
         """Bytes from the bus in, replies out (empty when the meters stay silent)."""
         return self._feed(self._port, data)
 
-    def _feed(self, port: _Port, data: bytes) -> list[bytes]:
+    def _feed(self, port: _Port, data: bytes, arrived: float = 0.0) -> list[bytes]:
         port.buffer += data
         replies = []
-        while (message := _take_message(port.buffer)) is not None:
+        while True:
+            before = bytes(port.buffer)
+            message = _take_message(port.buffer)
+            if message is None:
+                break
+            taken = before[: len(before) - len(port.buffer)]
+            self.transcript.append(WireEvent("rx", taken, arrived))
             reply = self._handle(message)
             if reply:
                 replies.append(reply)
@@ -231,19 +252,26 @@ class EkmBusSimulator:
 
     # Front ends -------------------------------------------------------------------------
 
-    async def _receive(self, port: _Port, data: bytes, send: _Send) -> None:
+    async def _receive(
+        self, port: _Port, data: bytes, send: _Send, arrived: float | None = None
+    ) -> None:
         """Put bytes on the bus and play the replies back, one request at a time."""
+        loop = asyncio.get_running_loop()
         if self._bus is None:
             self._bus = asyncio.Lock()
+        if arrived is None:
+            arrived = loop.time()
         async with self._bus:
             if self.pace:  # the request itself needs wire time before a meter can answer
                 loop = asyncio.get_running_loop()
                 self._rx_free_at = max(loop.time(), self._rx_free_at) + len(data) * CHAR_TIME
                 await asyncio.sleep(self._rx_free_at - loop.time())
-            for reply in self._feed(port, data):
+            for reply in self._feed(port, data, arrived):
                 if self.turnaround > 0:
                     await asyncio.sleep(self.turnaround)
+                started = loop.time()
                 await self._emit(reply, send)
+                self.transcript.append(WireEvent("tx", reply, started, loop.time()))
 
     async def _emit(self, reply: bytes, send: _Send) -> None:
         if not self.pace:
@@ -279,12 +307,27 @@ class EkmBusSimulator:
             writer.write(data)
             await writer.drain()
 
+        # Bytes are read (and stamped) while a reply is pending, as a wire would carry them.
+        queue: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+
+        async def pump() -> None:
+            try:
+                while data := await reader.read(4096):
+                    queue.put_nowait((loop.time(), data))
+            except ConnectionError, OSError:
+                pass  # the client went away
+            finally:
+                queue.put_nowait(None)
+
+        pump_task = asyncio.create_task(pump(), name="ekm-sim-tcp-pump")
         try:
-            while data := await reader.read(4096):
-                await self._receive(port, data, send)
+            while (item := await queue.get()) is not None:
+                await self._receive(port, item[1], send, item[0])
         except ConnectionError, OSError:
             pass  # the client went away
         finally:
+            pump_task.cancel()
             self._tasks.discard(task)
             writer.close()
             with contextlib.suppress(ConnectionError, OSError):
@@ -297,7 +340,7 @@ class EkmBusSimulator:
         tty.setraw(slave)  # no echo or line editing even before the client configures it
         os.set_blocking(master, False)
         self._ptys.append((master, slave))
-        queue: asyncio.Queue[bytes] = asyncio.Queue()
+        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
         loop = asyncio.get_running_loop()
         loop.add_reader(master, self._pty_readable, master, queue)
         task = asyncio.create_task(self._serve_pty(master, queue), name="ekm-sim-pty")
@@ -306,7 +349,7 @@ class EkmBusSimulator:
         return os.ttyname(slave)
 
     @staticmethod
-    def _pty_readable(master: int, queue: asyncio.Queue[bytes]) -> None:
+    def _pty_readable(master: int, queue: asyncio.Queue[tuple[float, bytes]]) -> None:
         try:
             data = os.read(master, 4096)
         except BlockingIOError:
@@ -314,9 +357,9 @@ class EkmBusSimulator:
         except OSError:  # no client has the slave open
             return
         if data:
-            queue.put_nowait(data)
+            queue.put_nowait((asyncio.get_running_loop().time(), data))
 
-    async def _serve_pty(self, master: int, queue: asyncio.Queue[bytes]) -> None:
+    async def _serve_pty(self, master: int, queue: asyncio.Queue[tuple[float, bytes]]) -> None:
         port = _Port()
 
         async def send(data: bytes) -> None:
@@ -330,9 +373,9 @@ class EkmBusSimulator:
                 view = view[written:]
 
         while True:
-            data = await queue.get()
+            arrived, data = await queue.get()
             try:
-                await self._receive(port, data, send)
+                await self._receive(port, data, send, arrived)
             except OSError:
                 continue  # the client closed the slave mid-reply
 

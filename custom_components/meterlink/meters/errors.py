@@ -16,6 +16,14 @@ class MeterConnectionError(MeterError):
     """The port, bridge or host cannot be reached or went away."""
 
 
+class MeterBusInUseError(MeterConnectionError):
+    """Another open bus client already talks to this port or bridge (perhaps by another URL).
+
+    RS-485 carries one exchange at a time: two clients on one wire would interleave frames, so
+    the second one is refused instead of connected.
+    """
+
+
 class MeterTimeoutError(MeterError):
     """The device did not answer (completely) in time."""
 
