@@ -423,10 +423,10 @@ class EkmBus:
         loop = asyncio.get_running_loop()
         await self._settle(link)
         link.buffer.clear()  # stale bytes from an earlier, abandoned answer
-        await link.send(request)
-        self.stats.requests += 1
-        deadline = loop.time() + self.timing.response_timeout(len(request), FRAME_LENGTH)
         with _abandoned_marks(link):
+            await link.send(request)
+            self.stats.requests += 1
+            deadline = loop.time() + self.timing.response_timeout(len(request), FRAME_LENGTH)
             return await self._await_frame(link, request, deadline)
 
     async def _await_frame(self, link: _Link, request: bytes, deadline: float) -> bytes:
@@ -468,10 +468,10 @@ class EkmBus:
         loop = asyncio.get_running_loop()
         await self._settle(link)
         link.buffer.clear()
-        await link.send(frame)
-        self.stats.requests += 1
-        deadline = loop.time() + self.timing.response_timeout(len(frame), 1)
         with _abandoned_marks(link):
+            await link.send(frame)
+            self.stats.requests += 1
+            deadline = loop.time() + self.timing.response_timeout(len(frame), 1)
             started = False
             while True:
                 link.arm()

@@ -10,6 +10,7 @@ and port, or the device's inode) and a second claim on any of them is refused.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import socket
 import stat
@@ -46,10 +47,22 @@ async def _network_ids(url: str) -> frozenset[str]:
     if not host or port is None:
         return frozenset({f"url:{url}"})
     try:
+        return frozenset({f"tcp:{_plain_ip(host)}:{port}"})
+    except ValueError:
+        pass  # a host name
+    try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError:
         return frozenset({f"host:{host.lower()}:{port}"})
-    return frozenset(f"tcp:{info[4][0]}:{port}" for info in infos)
+    return frozenset(f"tcp:{_plain_ip(str(info[4][0]))}:{port}" for info in infos)
+
+
+def _plain_ip(text: str) -> str:
+    """An IP address in one spelling: IPv4-mapped IPv6 (`::ffff:10.0.0.5`) as IPv4."""
+    address = ipaddress.ip_address(text.split("%", 1)[0])
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
 
 
 def claim(owner: object, ids: frozenset[str], url: str) -> None:
