@@ -290,7 +290,8 @@ def _exchanges(transcript: list[WireEvent]) -> list[_Exchange]:
         if event.direction == "rx":
             result.append((_message_kind(event.data), None))
         else:
-            assert result and result[-1][1] is None, "a reply without a request"
+            assert result, "a reply before any request"
+            assert result[-1][1] is None, "two replies to one request"
             result[-1] = (result[-1][0], event.data)
     return result
 
