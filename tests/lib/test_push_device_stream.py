@@ -26,6 +26,8 @@ from custom_components.meterlink.meters.errors import (
     MeterRateLimitError,
     MeterServerError,
 )
+from custom_components.meterlink.meters.http import error_for_status
+from custom_components.meterlink.meters.json import api_error_text
 from custom_components.meterlink.meters.push.commands import (
     COMMANDS,
     ParamKind,
@@ -40,8 +42,6 @@ from custom_components.meterlink.meters.push.device_stream import (
     CommandAnswer,
     StreamDecoder,
     answers_in,
-    api_error_text,
-    error_for_status,
     parse_answer,
     parse_receipt,
 )

@@ -19,6 +19,7 @@ from custom_components.meterlink.meters.errors import (
     MeterFrameError,
     MeterRateLimitError,
 )
+from custom_components.meterlink.meters.http import normalize_host, parse_retry_after
 from custom_components.meterlink.meters.smartmac.models import (
     RelayPolarity,
     SmartMacModel,
@@ -31,10 +32,8 @@ from custom_components.meterlink.meters.smartmac.protocol import (
     build_url,
     detect_model,
     interpret_response,
-    normalize_host,
     parse_number,
     parse_reading,
-    parse_retry_after,
     reading_from_json,
     redact,
 )

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 import aiohttp
 
 from ..errors import MeterApiError, MeterFrameError, MeterRateLimitError
+from ..http import rate_limit_error
 from .account import DEFAULT_ACCOUNT_URL, account_url, interpret_account
 from .models import PushInventory, PushReadings
 from .realtime import (
@@ -28,7 +29,7 @@ from .realtime import (
     normalize_base_url,
     readmeter_url,
 )
-from .status import PushInvalidMeterError, PushNoDataError, rate_limit_error
+from .status import DEFAULT_RETRY_AFTER, PushInvalidMeterError, PushNoDataError
 from .transport import Answer, get
 
 DEFAULT_TIMEOUT = 30.0
@@ -168,7 +169,9 @@ class PushClient:
                 )
                 if answer.status != 429:
                     return answer
-                error = rate_limit_error(answer.retry_after, now=time.time(), what=what)
+                error = rate_limit_error(
+                    answer.retry_after, now=time.time(), what=what, default=DEFAULT_RETRY_AFTER
+                )
                 wait = error.retry_after or 0.0
                 self._not_before = self._clock() + wait
                 if attempts >= 2 or wait > self._max_wait:

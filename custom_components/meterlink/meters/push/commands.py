@@ -15,7 +15,6 @@ valid input.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -30,8 +29,7 @@ from ..ekm.commands import (
     PULSE_OUTPUT_RATIOS,
 )
 from ..errors import InvalidParameterError
-
-type JsonValue = bool | int | float | str | list[JsonValue] | dict[str, JsonValue] | None
+from ..json import JsonValue, plain
 
 DEFAULT_METER_PASSWORD = "00000000"
 RELAYS = ("Relay_1", "Relay_2")
@@ -182,21 +180,11 @@ def _invalid(message: str) -> InvalidParameterError:
     return InvalidParameterError(message)
 
 
-def plain_json(value: object, name: str, depth: int = 0) -> JsonValue:
+def plain_json(value: object, name: str) -> JsonValue:
     """Check that a free-form value is plain, finite JSON (it is sent as is)."""
-    if depth > 16:
-        raise _invalid(f"{name} is nested too deeply")
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise _invalid(f"{name} must be a finite number")
-        return value
-    if isinstance(value, list):
-        return [plain_json(item, name, depth + 1) for item in value]
-    if isinstance(value, dict):
-        return {str(key): plain_json(item, name, depth + 1) for key, item in value.items()}
-    raise _invalid(f"{name} is not a JSON value")
+    return plain(
+        value, max_depth=16, finite=True, error=lambda reason: _invalid(f"{name} {reason}")
+    )
 
 
 # Building blocks -----------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from ..errors import (
     MeterFrameError,
     MeterRateLimitError,
 )
-from ..http import request
+from ..http import normalize_host, request
 from .models import (
     EXTENDED_INTERVAL,
     STANDARD_INTERVAL,
@@ -34,7 +34,6 @@ from .protocol import (
     check_device_id,
     check_pin,
     interpret_response,
-    normalize_host,
 )
 
 DEFAULT_MAX_WAIT = STANDARD_INTERVAL + 5.0
