@@ -299,7 +299,12 @@ def test_table_covers_the_documented_commands() -> None:
     assert {name for target, name in COMMANDS if target is Target.METER} == meter
     assert {name for target, name in COMMANDS if target is Target.IOSTACK} == iostack
     relay = command_spec("meter", "SetRelay")
-    assert relay.param_names == ("relay", "status", "duration", "meter_password")
+    assert tuple(param.name for param in relay.params) == (
+        "relay",
+        "status",
+        "duration",
+        "meter_password",
+    )
     by_name = {param.name: param for param in relay.params}
     assert by_name["relay"].choices == ("Relay_1", "Relay_2")
     assert by_name["status"].choices == ("open", "close")

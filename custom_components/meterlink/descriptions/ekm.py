@@ -112,19 +112,6 @@ class EkmButtonEntityDescription(ButtonEntityDescription):
 # Derived values -----------------------------------------------------------------------------
 
 
-def _decimals(value: float) -> int:
-    text = repr(float(value))
-    return 0 if "e" in text else len(text.split(".")[1].rstrip("0"))
-
-
-def difference(reading: EkmReading, total: str, reverse: str) -> float | None:
-    """`total` - `reverse`, rounded to their decimals so 0.1 steps stay 0.1 steps."""
-    minuend, subtrahend = reading.number(total), reading.number(reverse)
-    if minuend is None or subtrahend is None:
-        return None
-    return round(minuend - subtrahend, max(_decimals(minuend), _decimals(subtrahend)))
-
-
 def line_power(reading: EkmReading, line: int) -> float | None:
     """Signed power of one line; v3 meters do not report direction, so theirs is unsigned."""
     watts = reading.number(f"RMS_Watts_Ln_{line}")
@@ -195,7 +182,7 @@ def _line_sensors(line: int) -> tuple[EkmSensorEntityDescription, ...]:
     return (
         _energy(
             f"line_{line}_import_energy",
-            lambda r: difference(r, f"kWh_Ln_{line}", f"Rev_kWh_Ln_{line}"),
+            lambda r: r.difference(f"kWh_Ln_{line}", f"Rev_kWh_Ln_{line}"),
             exists_fn=_v4,
         ),
         _energy(
@@ -260,7 +247,7 @@ def _tariff_sensors(tariff: int) -> tuple[EkmSensorEntityDescription, ...]:
     return (
         _energy(
             f"tariff_{tariff}_import_energy",
-            lambda r: difference(r, f"kWh_Tariff_{tariff}", f"Rev_kWh_Tariff_{tariff}"),
+            lambda r: r.difference(f"kWh_Tariff_{tariff}", f"Rev_kWh_Tariff_{tariff}"),
         ),
         _energy(
             f"tariff_{tariff}_export_energy",

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from ..errors import InvalidParameterError
 from .crc import ekm_crc
-from .reading import MeterVersion
+from .reading import AUTO_RESET_INTERVALS, DEMAND_PERIOD_MINUTES, MeterVersion
 
 SOH = b"\x01"
 STX = b"\x02"
@@ -21,8 +21,9 @@ ETX = b"\x03"
 
 CT_RATIOS = (100, 200, 400, 600, 800, 1000, 1200, 1500, 2000, 3000, 4000, 5000)
 PULSE_OUTPUT_RATIOS = (1, 2, 4, 5, 8, 10, 16, 20, 25, 40, 50, 80, 100, 200, 400, 800, 1600)
-DEMAND_PERIODS = {15: "1", 30: "2", 60: "3"}
-AUTO_RESET = {"off": "0", "monthly": "1", "weekly": "2", "daily": "3", "hourly": "4"}
+# The settings the meter reports, as written: minutes -> code and interval name -> code.
+DEMAND_PERIODS = {minutes: str(code) for code, minutes in DEMAND_PERIOD_MINUTES.items()}
+AUTO_RESET = {name: str(code) for code, name in AUTO_RESET_INTERVALS.items()}
 MAX_RELAY_SECONDS = 9999
 LCD_ITEM_CODES = range(1, 52)
 
@@ -43,11 +44,6 @@ def login_frame(password: str) -> bytes:
 def write_frame(code: str, data: str) -> bytes:
     """W1: write setting `code` (two characters) with ASCII `data`."""
     return _framed(b"W1", f"00{code}({data})".encode("ascii"))
-
-
-def read_setting_frame(code: str) -> bytes:
-    """R1: ask for a settings block (schedules, holidays, monthly history)."""
-    return _framed(b"R1", f"00{code}()".encode("ascii"))
 
 
 @dataclass(frozen=True, slots=True)

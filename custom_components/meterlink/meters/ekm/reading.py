@@ -133,17 +133,14 @@ class EkmReading:
     @property
     def import_kwh(self) -> float | None:
         """Energy imported from the grid: kWh_Tot counts both directions."""
-        total, reverse = self.number("kWh_Tot"), self.number("Rev_kWh_Tot")
-        if total is None or reverse is None:
-            return None
-        return _round_like(total - reverse, total, reverse)
+        return self.difference("kWh_Tot", "Rev_kWh_Tot")
 
-    def line_import_kwh(self, line: int) -> float | None:
-        """Per-line forward energy (v4): kWh_Ln_n minus Rev_kWh_Ln_n."""
-        total, reverse = self.number(f"kWh_Ln_{line}"), self.number(f"Rev_kWh_Ln_{line}")
-        if total is None or reverse is None:
+    def difference(self, total: str, reverse: str) -> float | None:
+        """`total` - `reverse` (say kWh_Ln_1 - Rev_kWh_Ln_1), rounded to their decimals."""
+        minuend, subtrahend = self.number(total), self.number(reverse)
+        if minuend is None or subtrahend is None:
             return None
-        return _round_like(total - reverse, total, reverse)
+        return _round_like(minuend - subtrahend, minuend, subtrahend)
 
     def line_direction(self, line: int) -> int | None:
         """+1 when line `line` imports, -1 when it exports, None when unknown (v3)."""

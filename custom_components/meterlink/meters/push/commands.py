@@ -28,14 +28,12 @@ from ..ekm.commands import (
     MAX_RELAY_SECONDS,
     PULSE_OUTPUT_RATIOS,
 )
+from ..ekm.reading import DEMAND_PERIOD_MINUTES
 from ..errors import InvalidParameterError
 from ..json import JsonValue, plain
 
-DEFAULT_METER_PASSWORD = "00000000"
 RELAYS = ("Relay_1", "Relay_2")
 RELAY_STATES = ("open", "close")
-DEMAND_PERIOD_CODES = {1: 15, 2: 30, 3: 60}  # code -> minutes (ekm.md §1.11, W1 "50")
-DEMAND_RESET_CODES = {0: "off", 1: "monthly", 2: "weekly", 3: "daily", 4: "hourly"}
 MAX_LCD_ITEMS = 40
 IOSTACK_PINS = (1, 4)  # the ioStack has four digital inputs and four outputs (ekm.md §2.6)
 
@@ -143,11 +141,6 @@ class CommandSpec:
     params: tuple[ParamSpec, ...] = ()
     free_form: bool = False  # parameters exist but are undocumented: any JSON object passes
     cross_check: CrossCheck | None = field(default=None, compare=False, repr=False)
-
-    @property
-    def param_names(self) -> tuple[str, ...]:
-        """Every parameter the command accepts, in the document's order."""
-        return tuple(param.name for param in self.params)
 
     def validate(self, params: Mapping[str, object] | None) -> dict[str, JsonValue]:
         """The parameters as they will be sent; refuses unknown, missing or bad ones."""
@@ -298,7 +291,7 @@ _SPECS: tuple[CommandSpec, ...] = (
                 "max_demand_period",
                 ParamKind.INTEGER,
                 "1 = 15, 2 = 30, 3 = 60 minutes",
-                choices=tuple(DEMAND_PERIOD_CODES),
+                choices=tuple(DEMAND_PERIOD_MINUTES),  # the codes (ekm.md §1.11, W1 "50")
             ),
             _meter_password(),
         ),

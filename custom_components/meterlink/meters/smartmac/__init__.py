@@ -14,6 +14,7 @@ from .models import (
     SmartMacReading,
     pout_for,
     relay_on,
+    request_interval,
 )
 from .protocol import interpret_response, parse_reading, redact
 
@@ -29,4 +30,5 @@ __all__ = [
     "pout_for",
     "redact",
     "relay_on",
+    "request_interval",
 ]

@@ -22,12 +22,12 @@ from ..errors import (
 )
 from ..http import normalize_host, request
 from .models import (
-    EXTENDED_INTERVAL,
     STANDARD_INTERVAL,
     RelayPolarity,
     SmartMacModel,
     SmartMacReading,
     pout_for,
+    request_interval,
 )
 from .protocol import (
     build_url,
@@ -95,7 +95,7 @@ class SmartMacClient:
     @property
     def interval(self) -> float:
         """Minimum seconds between requests, as far as the device is known so far."""
-        return EXTENDED_INTERVAL if self._extended else STANDARD_INTERVAL
+        return request_interval(self._extended)
 
     @property
     def last_reading(self) -> SmartMacReading | None:
