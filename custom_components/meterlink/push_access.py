@@ -31,16 +31,16 @@ from .const import CONNECTION_EKM_PUSH, DOMAIN, LOGGER
 from .meters.ekm.reading import EkmReading
 from .meters.errors import MeterAuthError, MeterError
 from .meters.json import JsonValue, api_error_text
-from .meters.push.commands import Target
-from .meters.push.device_api import (
+from .meters.push.models import IoStackReading, PushInventory
+from .meters.push.settings.client import (
     DEFAULT_ANSWER_TIMEOUT,
     DEFAULT_API_URL,
     DeviceApiClient,
     raise_for_failure,
     request_json,
 )
-from .meters.push.device_stream import CommandAnswer
-from .meters.push.models import IoStackReading, PushInventory
+from .meters.push.settings.commands import Target
+from .meters.push.settings.stream import CommandAnswer
 from .meters.push.triggers import Trigger, TriggerClient
 from .push_coordinator import cloud_gateway_id
 from .push_triggers import TriggerCoordinator

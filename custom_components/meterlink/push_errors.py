@@ -21,7 +21,7 @@ from .meters.errors import (
     MeterPermissionError,
     MeterRateLimitError,
 )
-from .meters.push.device_api import AnswerTimeoutError, CommandFailedError
+from .meters.push.settings.client import AnswerTimeoutError, CommandFailedError
 from .meters.push.triggers import TriggerNotFoundError
 from .push_access import TokenAccess
 

@@ -27,7 +27,7 @@ from .const import CONF_PASSWORD, DOMAIN, LOGGER
 from .meters.ekm.reading import MeterVersion
 from .meters.errors import MeterError
 from .meters.json import JsonValue, plain
-from .meters.push.commands import IOSTACK_PINS, RELAYS, Target
+from .meters.push.settings.commands import IOSTACK_PINS, RELAYS, Target
 from .push_access import (
     DeviceRead,
     DeviceSettings,

@@ -21,8 +21,8 @@ from custom_components.meterlink.meters.errors import (
 )
 from custom_components.meterlink.meters.http import error_for_status
 from custom_components.meterlink.meters.json import decode, plain, plain_object
-from custom_components.meterlink.meters.push.commands import plain_json
-from custom_components.meterlink.meters.push.device_stream import parse_receipt
+from custom_components.meterlink.meters.push.settings.commands import plain_json
+from custom_components.meterlink.meters.push.settings.stream import parse_receipt
 
 
 def _nested(depth: int) -> object:

@@ -28,7 +28,7 @@ from custom_components.meterlink.meters.errors import (
 )
 from custom_components.meterlink.meters.http import error_for_status
 from custom_components.meterlink.meters.json import api_error_text
-from custom_components.meterlink.meters.push.commands import (
+from custom_components.meterlink.meters.push.settings.commands import (
     COMMANDS,
     ParamKind,
     Target,
@@ -36,7 +36,7 @@ from custom_components.meterlink.meters.push.commands import (
     normalize_gateway,
     validate_command,
 )
-from custom_components.meterlink.meters.push.device_stream import (
+from custom_components.meterlink.meters.push.settings.stream import (
     MAX_MESSAGE,
     AnswerDemux,
     CommandAnswer,

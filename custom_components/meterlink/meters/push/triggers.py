@@ -33,21 +33,21 @@ import aiohttp
 from ..errors import InvalidParameterError, MeterApiError, MeterFrameError
 from ..http import error_for_status
 from ..json import JsonValue, decode, plain
-from .commands import (
-    Target,
-    check_target_id,
-    command_spec,
-    normalize_gateway,
-    plain_json,
-)
-from .device_api import (
+from .rrule import parse_rrule
+from .settings.client import (
     DEFAULT_API_URL,
     DEFAULT_REQUEST_TIMEOUT,
     check_token,
     request_json,
     validate_api_url,
 )
-from .rrule import parse_rrule
+from .settings.commands import (
+    Target,
+    check_target_id,
+    command_spec,
+    normalize_gateway,
+    plain_json,
+)
 
 THRESHOLD_TESTS = ("==", "!=", ">=", "<=", ">", "<", "rise_eq")
 """The documented tests, plus `rise_eq`, which the vendor's own example uses."""

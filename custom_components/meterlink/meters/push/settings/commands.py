@@ -22,15 +22,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from ..ekm.commands import (
+from ...ekm.commands import (
     CT_RATIOS,
     LCD_ITEM_CODES,
     MAX_RELAY_SECONDS,
     PULSE_OUTPUT_RATIOS,
 )
-from ..ekm.reading import DEMAND_PERIOD_MINUTES
-from ..errors import InvalidParameterError
-from ..json import JsonValue, plain
+from ...ekm.reading import DEMAND_PERIOD_MINUTES
+from ...errors import InvalidParameterError
+from ...json import JsonValue, plain
 
 RELAYS = ("Relay_1", "Relay_2")
 RELAY_STATES = ("open", "close")

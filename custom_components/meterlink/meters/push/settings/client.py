@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from ..errors import (
+from ...errors import (
     InvalidParameterError,
     MeterAuthError,
     MeterCommandError,
@@ -42,15 +42,15 @@ from ..errors import (
     MeterPermissionError,
     MeterTimeoutError,
 )
-from ..http import Answer, error_for_status, read_limited, redact, request
-from ..json import JsonValue
+from ...http import Answer, error_for_status, read_limited, redact, request
+from ...json import JsonValue
 from .commands import (
     Target,
     check_target_id,
     normalize_gateway,
     validate_command,
 )
-from .device_stream import (
+from .stream import (
     AnswerDemux,
     CommandAnswer,
     CommandReceipt,

@@ -23,9 +23,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import MeterApiError, MeterFrameError
-from ..http import error_for_status
-from ..json import JsonValue, decode, plain, quoted
+from ...errors import MeterApiError, MeterFrameError
+from ...http import error_for_status
+from ...json import JsonValue, decode, plain, quoted
 
 MAX_MESSAGE = 256 * 1024
 """A command answer is small; a larger unfinished message means the stream is not JSON."""
