@@ -40,8 +40,13 @@ from .meters.errors import (
     MeterTimeoutError,
 )
 from .meters.http import normalize_host
-from .meters.smartmac import RelayPolarity, SmartMacModel, SmartMacReading
-from .meters.smartmac.protocol import check_device_id, check_pin
+from .meters.smartmac import (
+    RelayPolarity,
+    SmartMacModel,
+    SmartMacReading,
+    check_device_id,
+    check_pin,
+)
 from .smartmac_link import async_get_link
 from .smartmac_options import (
     CONF_EXTENDED,

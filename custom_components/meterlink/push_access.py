@@ -28,20 +28,19 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
 from .const import CONNECTION_EKM_PUSH, DOMAIN, LOGGER
-from .meters.ekm.reading import EkmReading
+from .meters.ekm import EkmReading
 from .meters.errors import MeterAuthError, MeterError
 from .meters.json import JsonValue, api_error_text
-from .meters.push.models import IoStackReading, PushInventory
-from .meters.push.settings.client import (
+from .meters.push import IoStackReading, PushInventory, Trigger, TriggerClient
+from .meters.push.settings import (
     DEFAULT_ANSWER_TIMEOUT,
     DEFAULT_API_URL,
+    CommandAnswer,
     DeviceApiClient,
+    Target,
     raise_for_failure,
     request_json,
 )
-from .meters.push.settings.commands import Target
-from .meters.push.settings.stream import CommandAnswer
-from .meters.push.triggers import Trigger, TriggerClient
 from .push_coordinator import cloud_gateway_id
 from .push_triggers import TriggerCoordinator
 from .runtime import MeterLinkConfigEntry, connection_of

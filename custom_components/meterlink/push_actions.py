@@ -31,14 +31,13 @@ from homeassistant.helpers import device_registry as dr
 from .const import DOMAIN
 from .meters.errors import InvalidParameterError, MeterError
 from .meters.json import plain_object
-from .meters.push.models import PushInventory
-from .meters.push.settings.commands import (
+from .meters.push import PushInventory, Trigger, check_trigger_uuid, validate_trigger
+from .meters.push.settings import (
     Target,
     check_target_id,
     normalize_gateway,
     validate_command,
 )
-from .meters.push.triggers import Trigger, check_trigger_uuid, validate_trigger
 from .push_access import (
     DeviceSettings,
     TokenAccess,

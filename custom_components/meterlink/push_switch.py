@@ -24,10 +24,10 @@ from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.update_coordinator import CoordinatorEntity, DataUpdateCoordinator
 
 from .const import CONF_PASSWORD, DOMAIN, LOGGER
-from .meters.ekm.reading import MeterVersion
+from .meters.ekm import MeterVersion
 from .meters.errors import MeterError
 from .meters.json import JsonValue, plain
-from .meters.push.settings.commands import IOSTACK_PINS, RELAYS, Target
+from .meters.push.settings import IOSTACK_PINS, RELAYS, Target
 from .push_access import (
     DeviceRead,
     DeviceSettings,

@@ -20,8 +20,14 @@ from homeassistant.util.hass_dict import HassKey
 
 from .meters.errors import MeterError, MeterRateLimitError
 from .meters.http import normalize_host
-from .meters.smartmac import RelayPolarity, SmartMacClient, SmartMacModel, SmartMacReading
-from .meters.smartmac.protocol import check_device_id, check_pin
+from .meters.smartmac import (
+    RelayPolarity,
+    SmartMacClient,
+    SmartMacModel,
+    SmartMacReading,
+    check_device_id,
+    check_pin,
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,9 +40,7 @@ from homeassistant.const import (
 from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
 
-from ..meters.ekm import commands
-from ..meters.ekm.commands import Command
-from ..meters.ekm.reading import EkmReading, MeterVersion, signed_power_factor
+from ..meters.ekm import Command, EkmReading, MeterVersion, commands, signed_power_factor
 
 LINES = (1, 2, 3)
 TARIFFS = (1, 2, 3, 4)

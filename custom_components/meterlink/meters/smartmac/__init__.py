@@ -16,7 +16,7 @@ from .models import (
     relay_on,
     request_interval,
 )
-from .protocol import interpret_response, parse_reading, redact
+from .protocol import check_device_id, check_pin, interpret_response, parse_reading, redact
 
 __all__ = [
     "EXTENDED_INTERVAL",
@@ -25,6 +25,8 @@ __all__ = [
     "SmartMacClient",
     "SmartMacModel",
     "SmartMacReading",
+    "check_device_id",
+    "check_pin",
     "interpret_response",
     "parse_reading",
     "pout_for",
