@@ -157,13 +157,7 @@ def schedule(number: int, periods: Sequence[tuple[int, int, int]]) -> Command:
     if len(periods) > 4:
         msg = "a schedule has at most 4 periods"
         raise InvalidParameterError(msg)
-    parts = []
-    for hour, minute, tariff in periods:
-        _int_in("hour", hour, 0, 23)
-        _int_in("minute", minute, 0, 59)
-        _int_in("tariff", tariff, 1, 4)
-        parts.append(f"{hour:02d}{minute:02d}{tariff:02d}")
-    data = "".join(parts).ljust(48, "0")
+    data = _triples(periods, (("hour", 0, 23), ("minute", 0, 59), ("tariff", 1, 4)))
     return Command(f"7{number - 1}", data, f"set schedule {number}")
 
 
@@ -172,13 +166,20 @@ def seasons(entries: Sequence[tuple[int, int, int]]) -> Command:
     if len(entries) > 4:
         msg = "there are at most 4 seasons"
         raise InvalidParameterError(msg)
+    data = _triples(entries, (("month", 1, 12), ("day", 1, 31), ("schedule", 1, 6)))
+    return Command("80", data, "set seasons")
+
+
+def _triples(
+    entries: Sequence[tuple[int, int, int]], ranges: tuple[tuple[str, int, int], ...]
+) -> str:
+    """Checked (a, b, c) entries as two digits each, zero-padded to the 48-character block."""
     parts = []
-    for month, day, schedule_number in entries:
-        _int_in("month", month, 1, 12)
-        _int_in("day", day, 1, 31)
-        _int_in("schedule", schedule_number, 1, 6)
-        parts.append(f"{month:02d}{day:02d}{schedule_number:02d}")
-    return Command("80", "".join(parts).ljust(48, "0"), "set seasons")
+    for entry in entries:
+        for (name, low, high), value in zip(ranges, entry, strict=True):
+            _int_in(name, value, low, high)
+        parts.append("".join(f"{value:02d}" for value in entry))
+    return "".join(parts).ljust(48, "0")
 
 
 def holidays(dates: Sequence[tuple[int, int]]) -> Command:

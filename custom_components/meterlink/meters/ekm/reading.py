@@ -7,7 +7,7 @@ every transport and every entity agrees on them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -148,6 +148,22 @@ class EkmReading:
         if directions is None:
             return None
         return 1 if directions[line - 1] == "F" else -1
+
+    def net_watts(self) -> Iterator[tuple[str, int]]:
+        """EKM's calculated `Net_Calc_Watts_Ln_n` (signed by State_Watts_Dir), then `_Tot`.
+
+        Stops at the first line without a direction or watts, so the total only comes when
+        every line is known.
+        """
+        total = 0
+        for line in (1, 2, 3):
+            sign = self.line_direction(line)
+            watts = self.number(f"RMS_Watts_Ln_{line}")
+            if sign is None or watts is None:
+                return
+            yield f"Net_Calc_Watts_Ln_{line}", sign * int(watts)
+            total += sign * int(watts)
+        yield "Net_Calc_Watts_Tot", total
 
     def relay_closed(self, relay: int) -> bool | None:
         """Whether output relay 1 or 2 is closed (on), from State_Out (v4)."""
