@@ -14,7 +14,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from custom_components.meterlink.meters.ekm.reading import MeterVersion
+from custom_components.meterlink.meters.ekm import MeterVersion
 
 from . import ekm_push, push3, smartmac
 from .ekm_meter import SimMeter

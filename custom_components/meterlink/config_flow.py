@@ -82,9 +82,7 @@ from .const import (
     SUBENTRY_METER,
 )
 from .coordinator import ekm_bus_runtime
-from .meters.ekm.bus import EkmBus
-from .meters.ekm.frames import normalize_address
-from .meters.ekm.reading import EkmReading, MeterVersion
+from .meters.ekm import EkmBus, EkmReading, MeterVersion, normalize_address
 from .meters.errors import (
     InvalidParameterError,
     MeterAuthError,

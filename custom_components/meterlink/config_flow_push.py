@@ -46,9 +46,7 @@ from .meters.errors import (
     MeterServerError,
     MeterTimeoutError,
 )
-from .meters.push.models import PushInventory, PushReadings
-from .meters.push.push3 import gateway_unique_id
-from .meters.push.realtime import check_key
+from .meters.push import PushInventory, PushReadings, check_key, gateway_unique_id
 from .push_coordinator import (
     CONF_EXCLUDED,
     DEFAULT_PUSH3_SCAN_INTERVAL,

@@ -42,9 +42,7 @@ from .const import (
 )
 from .energy_guard import EnergyGuard
 from .meter_coordinator import MeterCoordinator
-from .meters.ekm.bus import EkmBus
-from .meters.ekm.commands import Command
-from .meters.ekm.reading import EkmReading, MeterVersion
+from .meters.ekm import Command, EkmBus, EkmReading, MeterVersion
 from .meters.errors import (
     InvalidParameterError,
     MeterAuthError,

@@ -10,7 +10,7 @@ from homeassistant.util.hass_dict import HassKey
 
 from . import push_coordinator
 from .const import DOMAIN
-from .meters.push.client import PushClient
+from .meters.push import PushClient
 from .push_coordinator import (
     EkmPushCoordinator,
     Push3Coordinator,

@@ -12,8 +12,7 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .coordinator import EkmBusCoordinator, MeterConfig, ekm_bus_runtime
 from .meter_coordinator import MeterCoordinator, MeterIdentity
-from .meters.ekm.commands import Command
-from .meters.ekm.reading import EkmReading, MeterVersion
+from .meters.ekm import Command, EkmReading, MeterVersion
 from .runtime import MeterLinkConfigEntry
 
 

@@ -31,13 +31,17 @@ from homeassistant.util import dt as dt_util
 from .const import CONF_SCAN_INTERVAL, DOMAIN, LOGGER, MANUFACTURER_EKM
 from .energy_guard import EnergyGuard
 from .meter_coordinator import MeterCoordinator, MeterIdentity, meter_device_info
-from .meters.ekm.reading import EkmReading, MeterVersion
+from .meters.ekm import EkmReading, MeterVersion
 from .meters.errors import MeterAuthError, MeterError, MeterRateLimitError
-from .meters.push.account import DEFAULT_ACCOUNT_URL
-from .meters.push.client import PushClient
-from .meters.push.models import IoStackReading, PushInventory, PushReadings
-from .meters.push.push3 import Push3Client
-from .meters.push.realtime import DEFAULT_API_URL
+from .meters.push import (
+    DEFAULT_ACCOUNT_URL,
+    DEFAULT_API_URL,
+    IoStackReading,
+    Push3Client,
+    PushClient,
+    PushInventory,
+    PushReadings,
+)
 from .runtime import MeterLinkConfigEntry, MeterLinkRuntimeData, runtime_of
 
 CONF_EXCLUDED: Final = "excluded_devices"  # options: addresses the user chose not to add

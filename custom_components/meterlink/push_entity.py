@@ -37,7 +37,7 @@ from .descriptions.iostack import (
 )
 from .descriptions.push import LAST_READING, REPORTING
 from .entity import MeterEntityClass
-from .meters.push.models import IoStackReading
+from .meters.push import IoStackReading
 from .push_coordinator import PushCoordinator, PushData, push_meter, push_runtime
 from .runtime import MeterLinkConfigEntry
 

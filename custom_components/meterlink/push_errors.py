@@ -21,8 +21,8 @@ from .meters.errors import (
     MeterPermissionError,
     MeterRateLimitError,
 )
-from .meters.push.device_api import AnswerTimeoutError, CommandFailedError
-from .meters.push.triggers import TriggerNotFoundError
+from .meters.push import TriggerNotFoundError
+from .meters.push.settings import AnswerTimeoutError, CommandFailedError
 from .push_access import TokenAccess
 
 

@@ -24,9 +24,10 @@ from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.update_coordinator import CoordinatorEntity, DataUpdateCoordinator
 
 from .const import CONF_PASSWORD, DOMAIN, LOGGER
-from .meters.ekm.reading import MeterVersion
+from .meters.ekm import MeterVersion
 from .meters.errors import MeterError
-from .meters.push.commands import IOSTACK_PINS, RELAYS, JsonValue, Target
+from .meters.json import JsonValue, plain
+from .meters.push.settings import IOSTACK_PINS, RELAYS, Target
 from .push_access import (
     DeviceRead,
     DeviceSettings,
@@ -37,7 +38,6 @@ from .push_access import (
     device_settings,
     gateway_identifier,
     inventory_of,
-    jsonable,
     redacted,
 )
 from .push_errors import raise_translated, token_error
@@ -405,8 +405,8 @@ class PushTriggerSwitch(CoordinatorEntity[TriggerCoordinator], SwitchEntity):
             "trigger_uuid": self.trigger_uuid,
             "gateway": self.gateway,
             "trigger_name": trigger.trigger_name,
-            "conditions": jsonable([condition.as_json() for condition in trigger.conditions]),
-            "actions": jsonable([action.as_json() for action in trigger.actions]),
+            "conditions": plain([condition.as_json() for condition in trigger.conditions]),
+            "actions": plain([action.as_json() for action in trigger.actions]),
             "created_at": trigger.created_at,
             "updated_at": trigger.updated_at,
         }

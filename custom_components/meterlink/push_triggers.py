@@ -18,7 +18,7 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, Upda
 
 from .const import DOMAIN, LOGGER
 from .meters.errors import MeterError
-from .meters.push.triggers import Trigger, TriggerClient
+from .meters.push import Trigger, TriggerClient
 from .runtime import MeterLinkConfigEntry
 
 TRIGGER_REFRESH: Final = timedelta(minutes=2)

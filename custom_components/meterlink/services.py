@@ -30,7 +30,7 @@ from homeassistant.helpers import device_registry as dr
 from .const import DOMAIN
 from .coordinator import EkmBusCoordinator, EkmBusRuntimeData, MeterConfig
 from .descriptions.ekm import RELAYS, clock_command
-from .meters.ekm.commands import MAX_RELAY_SECONDS, relay
+from .meters.ekm import MAX_RELAY_SECONDS, relay
 from .meters.errors import InvalidParameterError
 from .push_actions import async_setup_push_services
 from .runtime import MeterLinkConfigEntry

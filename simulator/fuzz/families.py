@@ -19,22 +19,26 @@ from custom_components.meterlink.meters.ekm.layout import Block
 from custom_components.meterlink.meters.ekm.reading import EkmReading
 from custom_components.meterlink.meters.errors import MeterError
 from custom_components.meterlink.meters.push.account import interpret_account
-from custom_components.meterlink.meters.push.device_stream import (
+from custom_components.meterlink.meters.push.models import PushReadings
+from custom_components.meterlink.meters.push.push3 import interpret_push3
+from custom_components.meterlink.meters.push.realtime import interpret_readmeter
+from custom_components.meterlink.meters.push.rrule import parse_rrule
+from custom_components.meterlink.meters.push.settings.stream import (
     StreamDecoder,
     answers_in,
     parse_answer,
     parse_receipt,
 )
-from custom_components.meterlink.meters.push.models import PushReadings
-from custom_components.meterlink.meters.push.push3 import interpret_push3
-from custom_components.meterlink.meters.push.realtime import interpret_readmeter
-from custom_components.meterlink.meters.push.rrule import parse_rrule
 from custom_components.meterlink.meters.push.triggers import (
     RRuleCondition,
     parse_triggers,
     validate_trigger,
 )
-from custom_components.meterlink.meters.smartmac.models import RelayPolarity, relay_on
+from custom_components.meterlink.meters.smartmac.models import (
+    RelayPolarity,
+    relay_on,
+    request_interval,
+)
 from custom_components.meterlink.meters.smartmac.protocol import interpret_response
 
 from . import seeds
@@ -62,7 +66,6 @@ def _use_ekm_reading(reading: EkmReading) -> None:
     _ = (reading.model, reading.model_name, reading.firmware, reading.meter_time)
     _ = (reading.import_kwh, reading.demand_period_minutes, reading.auto_reset_interval)
     for line in (1, 2, 3):
-        reading.line_import_kwh(line)
         reading.line_direction(line)
         reading.input_low(line)
     for relay in (1, 2):
@@ -189,7 +192,7 @@ def smartmac_getdata(data: bytes) -> object:
     reading = interpret_response(200, data, expected_devid="1728053249", pin="012345")
     for polarity in RelayPolarity:
         relay_on(reading, polarity)
-    _ = reading.min_interval
+    request_interval(reading.extended)
     return reading
 
 

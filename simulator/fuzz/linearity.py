@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 
 from custom_components.meterlink.meters.ekm.frames import scan_response
-from custom_components.meterlink.meters.push.device_stream import StreamDecoder
+from custom_components.meterlink.meters.push.settings.stream import StreamDecoder
 
 SIZES_KIB = (1, 16, 256)
 CHUNKS: tuple[int | None, ...] = (1, 128, None)  # None: the whole input at once
