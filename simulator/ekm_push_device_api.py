@@ -219,9 +219,12 @@ class DeviceApiSimulator:
         found = self._channels.get(channel)
         return 0 if found is None else len(found.subscribers)
 
-    def publish(self, channel: str, message: Mapping[str, Any]) -> None:
-        """Put a message on a response channel (backlog plus live subscribers)."""
-        text = json.dumps(message)
+    def publish(self, channel: str, message: Mapping[str, Any] | str) -> None:
+        """Put a message on a response channel (backlog plus live subscribers).
+
+        A string goes out as it is: a test may publish what `json.dumps` cannot write.
+        """
+        text = message if isinstance(message, str) else json.dumps(message)
         found = self._channels.setdefault(channel, _Channel())
         found.backlog.append(text)
         for queue in found.subscribers:

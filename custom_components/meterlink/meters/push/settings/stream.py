@@ -18,8 +18,8 @@ from __future__ import annotations
 import codecs
 import json
 import math
+import re
 from collections import OrderedDict
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,25 +117,44 @@ def parse_answer(message: object) -> CommandAnswer:
         msg = f"the answer to {quoted(msg_id, 64)} has no true/false success"
         raise MeterFrameError(msg)
     error = message.get("error")
-    timestamp = message.get("timestamp")
-    if isinstance(timestamp, str):
-        try:
-            timestamp = float(timestamp)
-        except ValueError:
-            timestamp = None
-    if (
-        isinstance(timestamp, bool)
-        or not isinstance(timestamp, int | float)
-        or not math.isfinite(timestamp)
-    ):
-        timestamp = None
     return CommandAnswer(
         msg_id=msg_id,
         success=success,
         error=None if error is None else (quoted(error) or None),
-        data=plain(message.get("data")),
-        timestamp=None if timestamp is None else float(timestamp),
+        data=_data(message.get("data")),
+        timestamp=_timestamp(message.get("timestamp")),
     )
+
+
+def _timestamp(value: object) -> float | None:
+    """Epoch seconds, or None: a text that is no number, `1e999` or a huge integer is no time.
+
+    Only this value is lost: the answer still completes its command (one bad message must
+    never stop the response stream, issue 11).
+    """
+    if isinstance(value, bool):
+        return None
+    try:
+        if isinstance(value, str):
+            seconds = float(value)
+        elif isinstance(value, int | float):
+            seconds = float(value)  # OverflowError for an integer beyond the float range
+        else:
+            return None
+    except ValueError, OverflowError:
+        return None
+    return seconds if math.isfinite(seconds) else None
+
+
+def _data(value: object) -> JsonValue:
+    """The answer's data as plain JSON; None when it is no JSON a device would send.
+
+    Nested beyond reason, `data` costs itself, not the answer: the command did happen.
+    """
+    try:
+        return plain(value)
+    except MeterFrameError:
+        return None
 
 
 class StreamDecoder:
@@ -144,83 +163,111 @@ class StreamDecoder:
     Bytes between messages that are not JSON (pings, separators, a broken message) are
     skipped; an unfinished message waits for the next chunk. A message that grows beyond
     MAX_MESSAGE without ending is dropped, so a non-JSON stream cannot exhaust memory, and a
-    bracketed text that is not JSON is dropped whole, so decoding stays linear in the input.
+    bracketed text that is not JSON is dropped whole.
+
+    It runs on Home Assistant's event loop, so the cost is linear in the input however it is
+    chunked: each character is looked at once (the bracket scan keeps its state between
+    chunks) and an unfinished message is kept as pieces, joined once when it ends. Rescanning
+    the buffer on every chunk cost 12 s for 256 KiB in 128-byte chunks.
     """
 
     def __init__(self) -> None:
         self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._buffer = ""
         self._json = json.JSONDecoder()
+        self._pieces: list[str] = []  # the unfinished value so far (from its opening bracket)
+        self._length = 0
+        self._scan = _BracketScan()
         self.skipped = 0  # characters skipped as not JSON (diagnostics)
 
     def feed(self, chunk: bytes) -> list[Any]:
         """Every complete JSON object or array the stream holds so far, in order."""
-        self._buffer += self._utf8.decode(chunk)
-        return list(self._drain())
+        return self._take(self._utf8.decode(chunk))
 
     def feed_text(self, text: str) -> list[Any]:
         """The same for an already-decoded text (a websocket frame)."""
-        self._buffer += text
-        return list(self._drain())
+        return self._take(text)
 
-    def _drain(self) -> Iterator[Any]:
-        while True:
-            start = _next_start(self._buffer)
-            self.skipped += start
-            self._buffer = self._buffer[start:]
-            if not self._buffer:
-                return
-            end = _value_end(self._buffer)
+    def _take(self, text: str) -> list[Any]:
+        values: list[Any] = []
+        position, size = 0, len(text)
+        while position < size:
+            if not self._pieces:  # between values: skip to the next opening bracket
+                found = _START.search(text, position)
+                start = size if found is None else found.start()
+                self.skipped += start - position
+                position = start
+                if position == size:
+                    break
+            end = self._scan.advance(text, position)
             if end is None:
-                if len(self._buffer) <= MAX_MESSAGE:
-                    return  # unfinished: wait for more
-                self._skip(len(self._buffer))  # too long to be a message: drop it all
-                return
+                self._pieces.append(text[position:])
+                self._length += size - position
+                if self._length > MAX_MESSAGE:  # too long to be a message: drop it all
+                    self.skipped += self._length
+                    self._reset()
+                break
+            message = "".join([*self._pieces, text[position:end]])
+            self._reset()
+            position = end
             try:
-                value = self._json.decode(self._buffer[:end])
+                values.append(self._json.decode(message))
             except ValueError, RecursionError:
-                self._skip(end)  # bracketed but not JSON: drop it whole (linear time)
-                continue
-            self._buffer = self._buffer[end:]
-            yield value
+                self.skipped += len(message)  # bracketed but not JSON: dropped whole
+        return values
 
-    def _skip(self, count: int) -> None:
-        self.skipped += count
-        self._buffer = self._buffer[count:]
+    def _reset(self) -> None:
+        self._pieces, self._length, self._scan = [], 0, _BracketScan()
 
 
-def _next_start(text: str) -> int:
-    """Index of the next character that can start a JSON object or array (len when none)."""
-    positions = [index for index in (text.find("{"), text.find("[")) if index >= 0]
-    return min(positions) if positions else len(text)
+_START = re.compile(r"[{\[]")
+_STRUCTURE = re.compile(r'["{}\[\]]')
+_IN_STRING = re.compile(r'["\\]')
 
 
-def _value_end(text: str) -> int | None:
-    """End of the bracketed value `text` starts with, or None while it is unfinished.
+class _BracketScan:
+    """Where the bracketed value being read ends; the state survives chunk boundaries.
 
-    Brackets inside strings (with escapes) do not count; whether the slice is valid JSON is
+    Brackets inside strings (with escapes) do not count; whether the text is valid JSON is
     left to the JSON decoder.
     """
-    depth = 0
-    in_string = False
-    escaped = False
-    for index, char in enumerate(text):
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "{[":
-            depth += 1
-        elif char in "}]":
-            depth -= 1
-            if depth == 0:
-                return index + 1
-    return None
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.in_string = False
+        self.escaped = False
+
+    def advance(self, text: str, position: int) -> int | None:
+        """The index just past the value's closing bracket, or None when `text` ends first."""
+        size = len(text)
+        while True:
+            if self.in_string:
+                if self.escaped:
+                    if position >= size:
+                        return None
+                    position += 1
+                    self.escaped = False
+                found = _IN_STRING.search(text, position)
+                if found is None:
+                    return None
+                position = found.end()
+                if found.group() == "\\":
+                    self.escaped = True
+                else:
+                    self.in_string = False
+                continue
+            found = _STRUCTURE.search(text, position)
+            if found is None:
+                return None
+            position = found.end()
+            char = found.group()
+            if char == '"':
+                self.in_string = True
+            elif char in "{[":
+                self.depth += 1
+            else:
+                self.depth -= 1
+                if self.depth == 0:
+                    return position
 
 
 def answers_in(values: list[Any]) -> list[CommandAnswer]:
