@@ -95,6 +95,9 @@ class SimSmartMac:
     frequency: float = 50.0
     temperature: float = 14.0
     relay_on: bool = False
+    # HTTP status of the answer to a relay command that was carried out anyway (the public
+    # client's issue #27: "Unknown Error, but the switching happens"); None answers normally.
+    pout_error: int | None = None
     pulse_rates: list[float] = field(default_factory=lambda: [12.0, 0.5])  # per minute
     probe_temperatures: list[float] = field(default_factory=lambda: [21.5, 22.0, -5.2, 4.0, 60.5])
     adc: float = 1.23
@@ -423,6 +426,8 @@ class SmartMacSimulator:
         device.requests.append(ServedRequest(now, 200, "ok", pout))
         if pout in {"0", "1"}:
             device.relay_on = pout == "0"  # vendor doc: 0 - turn-on / 1 - turn-off
+            if device.pout_error is not None:
+                return _close(web.Response(status=device.pout_error, text="Unknown Error"))
         body = device.document(self.wall_time())
         response = web.Response(
             body=body.encode("utf-8"),

@@ -17,8 +17,11 @@ import aiohttp
 from ..budget import Clock, RequestBudget, Sleep
 from ..errors import (
     MeterCommandError,
+    MeterError,
     MeterFrameError,
     MeterRateLimitError,
+    MeterServerError,
+    MeterTimeoutError,
 )
 from ..http import normalize_host, request
 from .models import (
@@ -27,6 +30,7 @@ from .models import (
     SmartMacModel,
     SmartMacReading,
     pout_for,
+    relay_on,
     request_interval,
 )
 from .protocol import (
@@ -113,18 +117,30 @@ class SmartMacClient:
     async def set_relay(
         self, on: bool, polarity: RelayPolarity, *, max_wait: float | None = None
     ) -> SmartMacReading:
-        """Switch the load relay with getdata&pout= and return the reading that answers it.
+        """Switch the load relay with getdata&pout= and return the reading that confirms it.
 
         `polarity` is required because the vendor doc and field reports disagree on what `pout`
-        means. When the answer cannot be read, whether the relay switched is unknown, which is
-        a MeterCommandError rather than a frame error so the caller re-reads instead of retrying
-        a command blindly.
+        means. The documented call can answer with an error although the relay switched (the
+        public client's issue #27), so an answer that is no reading (an HTTP error, a
+        timeout, an unreadable body) is checked against the next reading: only a reading that
+        shows the old state, or none at all, makes it a MeterCommandError. A refusal before
+        anything switched (PIN, 429, no connection, bad input) is raised as it is.
         """
         try:
             return await self._request(pout_for(on, polarity), max_wait)
-        except MeterFrameError as err:
-            msg = f"relay command sent but its answer was unreadable: {err}"
+        except (MeterFrameError, MeterServerError, MeterTimeoutError) as err:
+            # The device got the command (it answered, or went quiet after it): it may have
+            # switched. Anything else (refused PIN, 429, no connection) switched nothing.
+            failure = " ".join(str(err).split())
+        try:
+            reading = await self._request(None, max_wait)
+        except MeterError as err:
+            msg = f"relay command unconfirmed: {failure}; the reading after it failed: {err}"
             raise MeterCommandError(msg) from None
+        if relay_on(reading, polarity) is on:
+            return reading
+        msg = f"relay command failed: {failure}; the next reading shows the relay unchanged"
+        raise MeterCommandError(msg)
 
     async def _request(self, pout: str | None, max_wait: float | None) -> SmartMacReading:
         limit = self._max_wait if max_wait is None else max_wait

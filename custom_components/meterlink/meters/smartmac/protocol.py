@@ -18,9 +18,9 @@ from ..errors import (
     InvalidParameterError,
     MeterAddressError,
     MeterAuthError,
-    MeterConnectionError,
     MeterFrameError,
     MeterRateLimitError,
+    MeterServerError,
 )
 from ..http import REDACTED, normalize_host, parse_retry_after
 from ..http import redact as redact_secrets
@@ -256,7 +256,7 @@ def interpret_response(
         raise MeterRateLimitError(msg, retry_after=wait)
     if status >= 500:
         msg = f"the device answered HTTP {status}"
-        raise MeterConnectionError(msg)
+        raise MeterServerError(msg, status=status)
     try:
         document = decode(body, lenient=True)
     except MeterFrameError:
