@@ -88,16 +88,20 @@ def _trigger(condition: dict[str, object]) -> dict[str, object]:
     return {"trigger_name": "t", "conditions": [condition], "actions": [_ACTION]}
 
 
-def test_a_huge_threshold_in_a_listed_trigger_is_no_number_not_a_crash() -> None:
-    condition = {
+def _data_condition(threshold: object, **more: object) -> dict[str, object]:
+    return {
         "type": "data",
         "source": "meter",
         "source_id": METER,
         "field": "kWh_Tot",
         "threshold_test": ">",
-        "threshold_value": "HUGE",
-        "duration": "HUGE",
+        "threshold_value": threshold,
+        **more,
     }
+
+
+def test_a_huge_threshold_in_a_listed_trigger_is_no_number_not_a_crash() -> None:
+    condition = _data_condition("HUGE", duration="HUGE")
     trigger_json = {"trigger_name": "t", "conditions": [condition], "actions": []}
     body = json.dumps({"triggers": [trigger_json]}).replace('"HUGE"', HUGE)
     (trigger,) = parse_triggers(body)
@@ -105,16 +109,8 @@ def test_a_huge_threshold_in_a_listed_trigger_is_no_number_not_a_crash() -> None
 
 
 def test_a_huge_threshold_to_send_is_refused_with_a_typed_error() -> None:
-    condition = {
-        "type": "data",
-        "source": "meter",
-        "source_id": METER,
-        "field": "kWh_Tot",
-        "threshold_test": ">",
-        "threshold_value": int(HUGE),
-    }
     with pytest.raises(InvalidParameterError):
-        validate_trigger(_trigger(condition))
+        validate_trigger(_trigger(_data_condition(int(HUGE))))
 
 
 @pytest.mark.parametrize(
@@ -133,26 +129,23 @@ def test_an_unparsable_webhook_url_is_refused_with_a_typed_error(url: str) -> No
         validate_action({"target": "gateway", "command": "sendWebhook", "params": {"url": url}})
 
 
-@pytest.mark.parametrize("relay", ["relay_1", "Relay_1", "RELAY_2"])
-def test_a_trigger_action_is_sent_with_the_users_own_relay_spelling(relay: str) -> None:
-    # Seed 001 documents trigger actions as "setRelay" / "relay_1"; nothing is rewritten.
-    action = {
+def _relay_action(relay: str) -> dict[str, object]:
+    return {
         "target": "meter",
         "target_id": METER,
         "command": "setRelay",
         "params": {"relay": relay, "status": "close", "duration": 1},
     }
-    sent = validate_action(action)
+
+
+@pytest.mark.parametrize("relay", ["relay_1", "Relay_1", "RELAY_2"])
+def test_a_trigger_action_is_sent_with_the_users_own_relay_spelling(relay: str) -> None:
+    # Seed 001 documents trigger actions as "setRelay" / "relay_1"; nothing is rewritten.
+    sent = validate_action(_relay_action(relay))
     assert sent["command"] == "setRelay"
     assert sent["params"] == {"relay": relay, "status": "close", "duration": 1}
 
 
 def test_a_trigger_relay_that_is_no_relay_is_still_refused() -> None:
-    action = {
-        "target": "meter",
-        "target_id": METER,
-        "command": "setRelay",
-        "params": {"relay": "relay_3", "status": "close", "duration": 1},
-    }
     with pytest.raises(InvalidParameterError):
-        validate_action(action)
+        validate_action(_relay_action("relay_3"))

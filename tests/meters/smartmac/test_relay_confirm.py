@@ -7,7 +7,6 @@ The simulator's `pout_error` answers so after carrying the command out.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -22,22 +21,10 @@ from custom_components.meterlink.meters.smartmac.models import (
 )
 from simulator.smartmac import SimSmartMac, SmartMacSimulator
 
+from .test_client import FakeClock
+
 PIN = "937451"
 DEVID = "1728053249"
-
-
-class FakeClock:
-    """Monotonic time that moves only when someone sleeps on it."""
-
-    def __init__(self) -> None:
-        self.now = 5000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
-        await asyncio.sleep(0)
 
 
 @pytest.fixture(autouse=True)
