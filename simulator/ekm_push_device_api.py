@@ -154,6 +154,9 @@ class DeviceApiSimulator:
         self.binary_frames = False  # websocket messages as binary frames
         self.stream_status: int | None = None  # answer /sub and /ws with this HTTP status
         self.own_channel_ids = False  # ignore the client's response_channel_id
+        # What a trigger uuid nobody owns gets: 404, or 403 from an API that does not tell
+        # "not yours" from "not there" (seed 001 does not say; vendor-evidence.md A10).
+        self.unknown_trigger_status = 404
         self.requests: list[ServedRequest] = []
         self.commands: list[SentCommand] = []
         self.answers: dict[str, dict[str, Any]] = {}
@@ -610,7 +613,7 @@ class DeviceApiSimulator:
 
     def _owned_trigger(self, token: TokenInfo, key: str | None, trigger_uuid: object) -> str:
         if not isinstance(trigger_uuid, str) or trigger_uuid not in self.triggers:
-            raise _Refused(404, "trigger not found")
+            raise _Refused(self.unknown_trigger_status, "trigger not found")
         mac, _ = self.triggers[trigger_uuid]
         gateways = self._key_gateways(key, None)
         gateway = self.gateways[mac]

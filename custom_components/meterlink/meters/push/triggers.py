@@ -29,7 +29,15 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from ..errors import InvalidParameterError, MeterApiError, MeterFrameError
+from ..errors import (
+    InvalidParameterError,
+    MeterApiError,
+    MeterConnectionError,
+    MeterFrameError,
+    MeterPermissionError,
+    MeterRateLimitError,
+    MeterTimeoutError,
+)
 from ..http import error_for_status
 from ..json import JsonValue, decode, plain
 from .fields import number as field_number
@@ -568,6 +576,27 @@ class TriggerClient:
         body = {"trigger_uuid": check_trigger_uuid(trigger_uuid)}
         data = await self._call("DELETE", {}, body)
         return data if isinstance(data, dict) else {}
+
+    async def may_write(self, gateway: str) -> bool | None:
+        """Whether the token is READ/WRITE, found without changing anything; None: unknown.
+
+        An empty trigger is created on the key's own gateway. READ permission "allows only GET
+        requests" (seed 001), so a READ token is refused with 403 whatever the body; a
+        READ/WRITE one gets past the permission and its empty trigger is refused as invalid
+        (400), so nothing is created. Unlike deleting a made-up trigger, the object is the
+        account's own: an OWNER token cannot be refused for ownership and be taken for a READ
+        one. MeterAuthError when the API does not know the token.
+        """
+        mac = normalize_gateway(gateway)
+        try:
+            await self._call("POST", {"gateway": mac}, {"trigger": {}})
+        except MeterPermissionError:
+            return False
+        except MeterApiError as err:
+            return True if err.status == 400 else None
+        except (MeterConnectionError, MeterTimeoutError, MeterFrameError, MeterRateLimitError):
+            return None
+        return None  # created?! an API that accepts an empty trigger tells nothing
 
     @staticmethod
     def _single(data: JsonValue) -> Trigger:
