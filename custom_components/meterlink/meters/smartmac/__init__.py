@@ -7,6 +7,7 @@ group. Home Assistant is never imported.
 
 from .client import SmartMacClient
 from .models import (
+    DEFAULT_RELAY_POLARITY,
     EXTENDED_INTERVAL,
     STANDARD_INTERVAL,
     RelayPolarity,
@@ -19,6 +20,7 @@ from .models import (
 from .protocol import check_device_id, check_pin, interpret_response, parse_reading, redact
 
 __all__ = [
+    "DEFAULT_RELAY_POLARITY",
     "EXTENDED_INTERVAL",
     "STANDARD_INTERVAL",
     "RelayPolarity",
