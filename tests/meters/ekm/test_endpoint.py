@@ -32,7 +32,7 @@ async def test_paths_name_the_file_they_reach(tmp_path: Path) -> None:
     assert await endpoint_ids(str(link)) == await endpoint_ids(str(target))
     missing = str(tmp_path / "none")
     assert await endpoint_ids(missing) == {f"path:{missing}"}
-    assert await endpoint_ids("/dev/null") == {f"device:{os.stat('/dev/null').st_rdev}"}  # noqa: ASYNC240
+    assert await endpoint_ids("/dev/null") == {f"device:{os.stat('/dev/null').st_rdev}"}
 
 
 class _Owner:
