@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from custom_components.meterlink.meters.errors import MeterAuthError, MeterPermissionError
 from custom_components.meterlink.meters.push.triggers import TriggerClient
@@ -58,3 +59,26 @@ async def test_the_probe_tells_write_from_read_whatever_unknown_triggers_get(
             await TriggerClient(session, "nobody", KEY, api_url=url).may_write(GATEWAY)
     assert sim.triggers == {}  # nothing was created
     assert [r.status for r in sim.requests if r.method == "POST"] == [400, 403, 400, 401]
+
+
+@pytest.mark.parametrize(("status", "body"), [(404, "{}"), (500, "oops"), (200, '{"trigger": {}}')])
+async def test_an_answer_that_proves_nothing_leaves_it_unknown(
+    status: int, body: str, socket_enabled: None
+) -> None:
+    async def answer(request: web.Request) -> web.Response:
+        return web.Response(status=status, text=body, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_route("*", "/api/trigger", answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            client = TriggerClient(
+                session, WRITE_TOKEN, KEY, api_url=f"http://127.0.0.1:{site.port}"
+            )
+            assert await client.may_write(GATEWAY) is None
+    finally:
+        await runner.cleanup()
