@@ -15,6 +15,7 @@ from custom_components.meterlink.meters.push.fields import number
 from custom_components.meterlink.meters.push.push3 import interpret_push3
 from custom_components.meterlink.meters.push.realtime import interpret_readmeter
 from custom_components.meterlink.meters.push.rrule import parse_rrule
+from custom_components.meterlink.meters.push.settings.commands import command_spec
 from custom_components.meterlink.meters.push.triggers import (
     parse_triggers,
     validate_action,
@@ -149,3 +150,16 @@ def test_a_trigger_action_is_sent_with_the_users_own_relay_spelling(relay: str) 
 def test_a_trigger_relay_that_is_no_relay_is_still_refused() -> None:
     with pytest.raises(InvalidParameterError):
         validate_action(_relay_action("relay_3"))
+
+
+def test_a_command_names_its_secrets_and_takes_a_stored_meter_password() -> None:
+    relay = command_spec("meter", "SetRelay")
+    assert relay.secrets == ("meter_password",)
+    assert command_spec("meter", "SetMeterPassword").secrets == ("new_password", "meter_password")
+    assert command_spec("iostack", "GetStatus").secrets == ()
+    params = {"relay": "Relay_1", "status": "close", "duration": 0}
+    assert relay.with_meter_password(params, "12345678") == {**params, "meter_password": "12345678"}
+    given = {**params, "meter_password": "87654321"}
+    assert relay.with_meter_password(given, "12345678") == given  # what is given wins
+    assert relay.with_meter_password(params, None) == params
+    assert command_spec("iostack", "GetStatus").with_meter_password({}, "12345678") == {}

@@ -594,7 +594,7 @@ class TriggerClient:
             return False
         except MeterApiError as err:
             return True if err.status == 400 else None
-        except (MeterConnectionError, MeterTimeoutError, MeterFrameError, MeterRateLimitError):
+        except MeterConnectionError, MeterTimeoutError, MeterFrameError, MeterRateLimitError:
             return None
         return None  # created?! an API that accepts an empty trigger tells nothing
 

@@ -32,6 +32,7 @@ from ...ekm.reading import DEMAND_PERIOD_MINUTES
 from ...errors import InvalidParameterError
 from ...json import JsonValue, plain
 
+METER_PASSWORD = "meter_password"  # the parameter name of every meter write
 RELAYS = ("Relay_1", "Relay_2")
 RELAY_STATES = ("open", "close")
 MAX_LCD_ITEMS = 40
@@ -142,6 +143,25 @@ class CommandSpec:
     free_form: bool = False  # parameters exist but are undocumented: any JSON object passes
     cross_check: CrossCheck | None = field(default=None, compare=False, repr=False)
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The parameters that are passwords (never logged, echoed or taken from logged data)."""
+        return tuple(param.name for param in self.params if param.secret)
+
+    def with_meter_password(
+        self, params: Mapping[str, object] | None, password: str | None
+    ) -> dict[str, object]:
+        """`params` plus a stored meter password where the command takes one and none is given.
+
+        Lets a caller keep the password out of data someone else logs (Home Assistant's event
+        bus prints action data at debug level) by storing it once instead.
+        """
+        given = dict(params or {})
+        wanted = any(param.name == METER_PASSWORD for param in self.params)
+        if wanted and password and given.get(METER_PASSWORD) is None:
+            given[METER_PASSWORD] = password
+        return given
+
     def validate(self, params: Mapping[str, object] | None) -> dict[str, JsonValue]:
         """The parameters as they will be sent; refuses unknown, missing or bad ones."""
         given: Mapping[str, object] = {} if params is None else params
@@ -187,7 +207,7 @@ _DIGITS8 = r"[0-9]{8}"
 
 def _meter_password(required: bool = False) -> ParamSpec:
     return ParamSpec(
-        "meter_password",
+        METER_PASSWORD,
         ParamKind.STRING,
         "is 8 digits: the meter password (default 00000000)",
         required=required,
