@@ -10,7 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
-from custom_components.meterlink.descriptions import ekm, iostack, push, smartmac
+from custom_components.meterlink.ekm import descriptions as ekm
+from custom_components.meterlink.push import descriptions as iostack
+from custom_components.meterlink.push import descriptions as push
+from custom_components.meterlink.smartmac import descriptions as smartmac
 
 ROOT = Path(__file__).parent.parent / "custom_components" / "meterlink"
 TRANSLATIONS = json.loads((ROOT / "translations" / "en.json").read_text())

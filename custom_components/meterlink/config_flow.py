@@ -49,39 +49,34 @@ from homeassistant.helpers.selector import (
 from homeassistant.helpers.service_info.usb import UsbServiceInfo
 from homeassistant.helpers.typing import UNDEFINED, UndefinedType
 
-from . import coordinator
-from .config_flow_push import (
-    EkmPush3ConfigFlowMixin,
-    EkmPush3OptionsFlow,
-    EkmPushConfigFlowMixin,
-    EkmPushOptionsFlow,
-)
-from .config_flow_smartmac import SmartMacConfigFlowMixin, SmartMacOptionsFlow
 from .const import (
-    CONF_ADDRESS,
     CONF_CONNECTION,
     CONF_MODEL,
     CONF_PASSWORD,
-    CONF_PORT,
     CONF_SCAN_INTERVAL,
-    CONF_SETTINGS_INTERVAL,
-    CONF_USB_ID,
-    CONF_VERSION,
     CONNECTION_EKM_PUSH,
     CONNECTION_EKM_RS485,
     CONNECTION_PUSH3,
     CONNECTION_SMARTMAC,
-    DEFAULT_SCAN_INTERVAL,
-    DEFAULT_SETTINGS_INTERVAL,
     DOMAIN,
     LOGGER,
     MAX_SCAN_INTERVAL,
+)
+from .ekm import bus as coordinator
+from .ekm.bus import ekm_bus_runtime
+from .ekm.const import (
+    CONF_ADDRESS,
+    CONF_PORT,
+    CONF_SETTINGS_INTERVAL,
+    CONF_USB_ID,
+    CONF_VERSION,
+    DEFAULT_SCAN_INTERVAL,
+    DEFAULT_SETTINGS_INTERVAL,
     MAX_SETTINGS_INTERVAL,
     MIN_SCAN_INTERVAL,
     MIN_SETTINGS_INTERVAL,
     SUBENTRY_METER,
 )
-from .coordinator import ekm_bus_runtime
 from .meters.ekm.bus import EkmBus
 from .meters.ekm.frames import normalize_address
 from .meters.ekm.reading import EkmReading, MeterVersion
@@ -93,7 +88,14 @@ from .meters.errors import (
     MeterFrameError,
     MeterTimeoutError,
 )
+from .push.flow import (
+    EkmPush3ConfigFlowMixin,
+    EkmPush3OptionsFlow,
+    EkmPushConfigFlowMixin,
+    EkmPushOptionsFlow,
+)
 from .runtime import connection_of
+from .smartmac.flow import SmartMacConfigFlowMixin, SmartMacOptionsFlow
 
 CONF_METERS: Final = "meters"  # form field only: the addresses typed in the ekm_rs485 step
 CONF_SUBENTRY_ID: Final = "subentry_id"  # reauth data: the meter that refused its password

@@ -9,7 +9,7 @@ from homeassistant.const import CONF_API_KEY, CONF_API_TOKEN, CONF_PIN
 from homeassistant.core import HomeAssistant
 
 from .const import CONF_PASSWORD
-from .push_access import device_settings_diagnostics
+from .push.settings import device_settings_diagnostics
 from .runtime import MeterLinkConfigEntry
 
 # Meter passwords, smart-MAC PINs, EKM Push keys and API tokens, wherever they are stored.

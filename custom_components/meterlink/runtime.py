@@ -8,7 +8,7 @@ transport narrows the entry's runtime data with `runtime_of`.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,12 +42,15 @@ type PlatformSetup = Callable[[MeterLinkConfigEntry, AddConfigEntryEntitiesCallb
 
 @dataclass(frozen=True, slots=True)
 class Connection:
-    """How `__init__` sets up and tears down one connection type."""
+    """Everything the shared code needs of one connection type; its family module makes it."""
 
+    # The stored connection id (entry data "connection"); never changes.
+    connection_id: str
     # Opens the connection, reads once (raising ConfigEntryNotReady / ConfigEntryAuthFailed)
     # and returns the runtime data; the platforms are forwarded afterwards.
     async_setup: Callable[[HomeAssistant, MeterLinkConfigEntry], Awaitable[MeterLinkRuntimeData]]
-    platforms: tuple[Platform, ...]
+    # The platforms this connection has entities on, each with how it adds them.
+    platforms: Mapping[Platform, PlatformSetup]
     # Whether a device of this entry may be deleted by the user (it is no longer reported).
     can_remove_device: Callable[[MeterLinkConfigEntry, str], bool] = lambda _entry, _ident: False
 
@@ -67,13 +70,3 @@ def runtime_of[RuntimeT: MeterLinkRuntimeData](
         msg = f"{entry.title} is a {connection_of(entry)} entry, not {kind.__name__}"
         raise TypeError(msg)
     return runtime
-
-
-def setup_platform(
-    setups: dict[str, PlatformSetup],
-    entry: MeterLinkConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    """Run the platform's setup for the entry's connection type, if it has entities there."""
-    if (setup := setups.get(connection_of(entry))) is not None:
-        setup(entry, async_add_entities)

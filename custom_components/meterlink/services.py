@@ -28,11 +28,11 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
 
 from .const import DOMAIN
-from .coordinator import EkmBusCoordinator, EkmBusRuntimeData, MeterConfig
-from .descriptions.ekm import RELAYS, clock_command
+from .ekm.bus import EkmBusCoordinator, EkmBusRuntimeData, MeterConfig
+from .ekm.descriptions import RELAYS, clock_command
 from .meters.ekm.commands import MAX_RELAY_SECONDS, relay
 from .meters.errors import InvalidParameterError
-from .push_actions import async_setup_push_services
+from .push.actions import async_setup_push_services
 from .runtime import MeterLinkConfigEntry
 
 SERVICE_READ_METER = "read_meter"

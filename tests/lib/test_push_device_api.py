@@ -38,8 +38,8 @@ from custom_components.meterlink.meters.push.device_api import (
     StreamTransport,
     raise_for_failure,
 )
-from simulator.ekm_meter import SimMeter
-from simulator.ekm_push_device_api import (
+from simulator.ekm.meter import SimMeter
+from simulator.ekm.push_device_api import (
     DeviceApiSimulator,
     Privilege,
     SentCommand,

@@ -1,0 +1,38 @@
+"""Every connection type MeterLink offers, in the order the config flow's menu lists them.
+
+This is the one list a new family is added to: its `Connection` (setup, platforms, removal)
+and its flow mixin (`config_flow`). Setup, unload and every platform dispatch through it, so
+no shared module names a family.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from homeassistant.const import Platform
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .ekm import EKM_RS485
+from .push import EKM_PUSH, EKM_PUSH3
+from .runtime import Connection, MeterLinkConfigEntry, connection_of
+from .smartmac import SMARTMAC
+
+CONNECTIONS: Final[dict[str, Connection]] = {
+    connection.connection_id: connection
+    for connection in (EKM_RS485, SMARTMAC, EKM_PUSH, EKM_PUSH3)
+}
+
+
+def connection_for(entry: MeterLinkConfigEntry) -> Connection:
+    """The connection type of the entry."""
+    return CONNECTIONS[connection_of(entry)]
+
+
+def setup_platform(
+    platform: Platform,
+    entry: MeterLinkConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the entry's entities of `platform`, if its connection type has any there."""
+    if (setup := connection_for(entry).platforms.get(platform)) is not None:
+        setup(entry, async_add_entities)

@@ -1,0 +1,344 @@
+"""The write side of an EKM Push entry: Device Settings and Trigger API clients, token rights.
+
+An EKM Push (cloud) entry reads its meters with the account key alone. Changing anything (a
+relay, a setting, a trigger) also needs an API bearer token, which the user may not have given,
+and which may be READ or READ/WRITE (seed 001, "Token permissions"). `DeviceSettings` holds both
+API clients of one entry and what is known about the token; it is made on first use (by the
+switch platform or an action) and closed when the entry unloads.
+
+What it needs from the cloud entry itself is kept to a few small accessors at the top of this
+module (`key_of`, `token_of`, `api_url_of`, `inventory_of`, `device_read`, ...), so the cloud
+connection can change its runtime data without touching the actions or the switches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import partial
+from typing import Any, Final
+
+from aiohttp import ClientSession
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import CONF_API_KEY, CONF_API_TOKEN
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+
+from ..const import CONNECTION_EKM_PUSH, DOMAIN, LOGGER
+from ..meters.ekm.reading import EkmReading
+from ..meters.errors import MeterAuthError, MeterError
+from ..meters.push.commands import JsonValue, Target
+from ..meters.push.device_api import (
+    DEFAULT_ANSWER_TIMEOUT,
+    DEFAULT_API_URL,
+    DeviceApiClient,
+    raise_for_failure,
+    request_json,
+)
+from ..meters.push.device_stream import CommandAnswer, api_error_text
+from ..meters.push.models import IoStackReading, PushInventory
+from ..meters.push.triggers import Trigger, TriggerClient
+from ..runtime import MeterLinkConfigEntry, connection_of
+from .coordinator import cloud_gateway_id
+from .triggers import TriggerCoordinator
+
+DATA_DEVICE_SETTINGS: Final = f"{DOMAIN}_device_settings"
+CLIENT_NAME: Final = "meterlink-home-assistant"
+
+
+class TokenAccess(StrEnum):
+    """What the entry's API token may do, as far as the API has told us."""
+
+    NONE = "none"  # no token configured
+    INVALID = "invalid"  # the API refused the token (HTTP 401)
+    READ = "read"  # GET only: list and look up triggers
+    WRITE = "write"  # READ/WRITE: commands and trigger changes
+    UNKNOWN = "unknown"  # not asked yet, or the API could not be reached
+
+
+# What the cloud entry offers ------------------------------------------------------------------
+
+
+def key_of(entry: ConfigEntry) -> str:
+    """The account or gateway key the entry reads with (the Device Settings API wants it too)."""
+    key: str = entry.data[CONF_API_KEY]
+    return key
+
+
+def token_of(entry: ConfigEntry) -> str | None:
+    """The optional API bearer token (given when the account is added, or by reconfiguring)."""
+    token = entry.data.get(CONF_API_TOKEN)
+    return token if isinstance(token, str) and token.strip() else None
+
+
+def _cloud(entry: MeterLinkConfigEntry) -> Any:
+    """The cloud connection's coordinator (it holds the client, inventory and readings)."""
+    return entry.runtime_data.coordinator
+
+
+def api_url_of(entry: MeterLinkConfigEntry) -> str:
+    """The API base URL: the one the entry's cloud client reads from (tests: the simulator)."""
+    url = getattr(getattr(_cloud(entry), "client", None), "api_url", None)
+    return url if isinstance(url, str) else DEFAULT_API_URL
+
+
+def inventory_of(entry: MeterLinkConfigEntry) -> PushInventory:
+    """The gateways, meters and ioStacks the entry's key sees."""
+    inventory = getattr(_cloud(entry), "inventory", None)
+    return inventory if isinstance(inventory, PushInventory) else PushInventory()
+
+
+def gateway_identifier(mac: str) -> str:
+    """Device identifier of a Push3 gateway (as the cloud connection registers it)."""
+    return cloud_gateway_id(mac)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRead:
+    """A device's latest cloud reading for the switches: its fields and when it was taken."""
+
+    meter: EkmReading | None = None
+    iostack: IoStackReading | None = None
+    timestamp_ms: int | None = None
+
+
+def device_read(entry: MeterLinkConfigEntry, address: str) -> DeviceRead | None:
+    """The latest reading of one meter or ioStack, or None while there is none."""
+    data = _cloud(entry).data
+    timestamps = getattr(data, "timestamps", None)
+    for name in ("meters", "iostacks"):
+        found = getattr(data, name, {}).get(address)
+        stamp = timestamps.get(address) if isinstance(timestamps, Mapping) else None
+        if isinstance(found, EkmReading):
+            return DeviceRead(meter=found, timestamp_ms=stamp)
+        if isinstance(found, IoStackReading):
+            return DeviceRead(iostack=found, timestamp_ms=stamp or found.timestamp_ms)
+    return None
+
+
+def device_addresses(entry: MeterLinkConfigEntry) -> tuple[list[str], list[str]]:
+    """(meters, ioStacks) with a reading now."""
+    data = _cloud(entry).data
+    return list(getattr(data, "meters", {})), list(getattr(data, "iostacks", {}))
+
+
+def is_cloud_entry(entry: ConfigEntry) -> bool:
+    """Whether the entry is an EKM Push (cloud) connection, the only one with these APIs."""
+    return entry.domain == DOMAIN and connection_of(entry) == CONNECTION_EKM_PUSH
+
+
+# The entry's clients --------------------------------------------------------------------------
+
+
+@dataclass
+class DeviceSettings:
+    """Both API clients of one cloud entry and what its token may do."""
+
+    entry: MeterLinkConfigEntry
+    commands: DeviceApiClient | None
+    triggers: TriggerClient | None
+    access: TokenAccess
+    answer_timeout: float = DEFAULT_ANSWER_TIMEOUT
+    trigger_coordinator: TriggerCoordinator | None = None
+    _probe: Callable[[], Awaitable[TokenAccess]] | None = None
+    _probe_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _command_listeners: list[CommandListener] = field(default_factory=list)
+
+    @property
+    def inventory(self) -> PushInventory:
+        """The entry's gateways and devices, as the cloud connection last discovered them."""
+        return inventory_of(self.entry)
+
+    async def async_access(self) -> TokenAccess:
+        """What the token may do; asks the API once (and again while the answer is unclear)."""
+        async with self._probe_lock:
+            if self.access is TokenAccess.UNKNOWN and self._probe is not None:
+                self.access = await self._probe()
+            return self.access
+
+    # Commands ------------------------------------------------------------------------------
+
+    @callback
+    def async_add_command_listener(self, listener: CommandListener) -> Callable[[], None]:
+        """Be told of every command the device confirmed; returns the unsubscribe callback."""
+        self._command_listeners.append(listener)
+        return lambda: self._command_listeners.remove(listener)
+
+    async def async_send(
+        self,
+        target: Target,
+        target_id: str,
+        command: str,
+        params: Mapping[str, JsonValue] | None = None,
+        answer_timeout: float | None = None,
+    ) -> CommandAnswer:
+        """Send a command and return the device's answer; a reported failure raises."""
+        client = self._require(self.commands)
+        answer = raise_for_failure(
+            await client.send(
+                target,
+                target_id,
+                command,
+                params,
+                answer_timeout=answer_timeout or self.answer_timeout,
+            )
+        )
+        sent = SentCommand(target, target_id, command, dict(params or {}), answer)
+        for listener in list(self._command_listeners):
+            listener(sent)
+        return answer
+
+    # Triggers ------------------------------------------------------------------------------
+
+    def gateway_of_trigger(self, trigger_uuid: str) -> str | None:
+        """The gateway a trigger lives on, when the trigger list has seen it."""
+        coordinator = self.trigger_coordinator
+        return coordinator.gateway_of(trigger_uuid) if coordinator else None
+
+    async def list_triggers(self, gateway: str) -> list[Trigger]:
+        """Every trigger of one gateway."""
+        return await self._require(self.triggers).list(gateway)
+
+    async def get_trigger(self, trigger_uuid: str) -> Trigger:
+        """One trigger by uuid."""
+        return await self._require(self.triggers).get(trigger_uuid)
+
+    async def create_trigger(self, gateway: str, body: Mapping[str, Any]) -> Trigger:
+        """Create a trigger; its switch appears at once."""
+        trigger = await self._require(self.triggers).create(gateway, body)
+        if self.trigger_coordinator is not None:
+            self.trigger_coordinator.async_set_trigger(gateway, trigger)
+        return trigger
+
+    async def update_trigger(self, trigger_uuid: str, changes: Mapping[str, Any]) -> Trigger:
+        """Change a trigger; its switch follows at once."""
+        trigger = await self._require(self.triggers).update(trigger_uuid, changes)
+        coordinator = self.trigger_coordinator
+        if coordinator is not None and (gateway := coordinator.gateway_of(trigger_uuid)):
+            coordinator.async_set_trigger(gateway, trigger)
+        return trigger
+
+    async def delete_trigger(self, trigger_uuid: str) -> None:
+        """Delete a trigger; its switch goes at once."""
+        await self._require(self.triggers).delete(trigger_uuid)
+        if self.trigger_coordinator is not None:
+            self.trigger_coordinator.async_drop_trigger(trigger_uuid)
+
+    @staticmethod
+    def _require[ClientT](client: ClientT | None) -> ClientT:
+        if client is None:  # pragma: no cover - callers check the token first
+            msg = "no API token"
+            raise MeterAuthError(msg)
+        return client
+
+    async def async_close(self) -> None:
+        """Stop the answer streams of commands still waiting."""
+        if self.commands is not None:
+            await self.commands.close()
+
+
+@dataclass(frozen=True, slots=True)
+class SentCommand:
+    """A command the device confirmed: what was sent and its answer."""
+
+    target: Target
+    target_id: str
+    command: str
+    params: Mapping[str, JsonValue]
+    answer: CommandAnswer
+
+
+type CommandListener = Callable[[SentCommand], None]
+
+
+async def probe_access(session: ClientSession, api_url: str, token: str, key: str) -> TokenAccess:
+    """Whether the token may write, without changing anything.
+
+    Deleting a trigger that cannot exist (a fresh random uuid) is refused with 403 for a READ
+    token, which may only GET, and answered 404 with the API's "not found" for a READ/WRITE
+    one; 401 means the API does not know the token. Anything else (no answer, a 404 page that
+    is not the Trigger API's) leaves it unknown, to be asked again later.
+    """
+    try:
+        status, body = await request_json(
+            session,
+            "DELETE",
+            f"{api_url}/api/trigger",
+            {"key": key},
+            {"trigger_uuid": secrets.token_hex(16)},
+            token=token,
+            secrets_=(key,),
+        )
+    except MeterError as err:
+        LOGGER.debug("cannot tell what the API token may do yet: %s", err)
+        return TokenAccess.UNKNOWN
+    if status == 404 and api_error_text(body) is not None:
+        return TokenAccess.WRITE
+    return {401: TokenAccess.INVALID, 403: TokenAccess.READ}.get(status, TokenAccess.UNKNOWN)
+
+
+def _create(hass: HomeAssistant, entry: MeterLinkConfigEntry) -> DeviceSettings:
+    token = token_of(entry)
+    if token is None:
+        return DeviceSettings(entry, None, None, TokenAccess.NONE)
+    session = async_get_clientsession(hass)
+    key, api_url = key_of(entry), api_url_of(entry)
+    return DeviceSettings(
+        entry,
+        DeviceApiClient(session, token, key, api_url=api_url, client_name=CLIENT_NAME),
+        TriggerClient(session, token, key, api_url=api_url),
+        TokenAccess.UNKNOWN,
+        _probe=partial(probe_access, session, api_url, token, key),
+    )
+
+
+@callback
+def device_settings(hass: HomeAssistant, entry: MeterLinkConfigEntry) -> DeviceSettings:
+    """The entry's DeviceSettings, made on first use and closed when the entry unloads."""
+    store: dict[str, DeviceSettings] = hass.data.setdefault(DATA_DEVICE_SETTINGS, {})
+    settings = store.get(entry.entry_id)
+    if settings is None:
+        settings = store[entry.entry_id] = _create(hass, entry)
+
+        async def _close() -> None:
+            if store.get(entry.entry_id) is settings:
+                del store[entry.entry_id]
+            await settings.async_close()
+
+        entry.async_on_unload(_close)
+    return settings
+
+
+def device_settings_diagnostics(hass: HomeAssistant, entry: MeterLinkConfigEntry) -> dict[str, Any]:
+    """What the entry's token may do and how many triggers it sees (never the token)."""
+    settings: DeviceSettings | None = hass.data.get(DATA_DEVICE_SETTINGS, {}).get(entry.entry_id)
+    if settings is None:
+        return {}
+    coordinator = settings.trigger_coordinator
+    return {
+        "device_settings": {
+            "token_access": settings.access.value,
+            "triggers": None if coordinator is None else len(coordinator.data or {}),
+            "trigger_list_ok": None if coordinator is None else coordinator.last_update_success,
+        }
+    }
+
+
+def redacted(entry: MeterLinkConfigEntry, text: str) -> str:
+    """`text` without the entry's key or token (for messages built from library errors)."""
+    for secret in (key_of(entry), token_of(entry)):
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def jsonable(value: Any) -> Any:
+    """A library value (mapping proxies, tuples) as plain JSON for a service response."""
+    if isinstance(value, dict) or hasattr(value, "items"):
+        return {str(key): jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(item) for item in value]
+    return value
