@@ -77,6 +77,7 @@ from .ekm.const import (
     MIN_SETTINGS_INTERVAL,
     SUBENTRY_METER,
 )
+from .ekm.coordinator import printed_number
 from .meters.ekm.bus import EkmBus
 from .meters.ekm.frames import normalize_address
 from .meters.ekm.reading import EkmReading, MeterVersion
@@ -172,8 +173,7 @@ class FoundMeter:
     @property
     def title(self) -> str:
         """Model and the number printed on the meter (9 digits when the address allows)."""
-        printed = self.address[3:] if self.address.startswith("000") else self.address
-        return f"{self.model_name} {printed}"
+        return f"{self.model_name} {printed_number(self.address)}"
 
     def data(self, password: str | None) -> dict[str, str]:
         """Subentry data; the password is only stored when the user gave one."""

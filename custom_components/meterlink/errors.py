@@ -1,87 +1,178 @@
-"""Library errors of the Device Settings and Trigger APIs as translated Home Assistant errors.
+"""Library errors as Home Assistant errors: one table shape, one place that raises them.
 
-Bad input (a parameter the schema refuses, an unknown trigger) is the caller's to fix and
-becomes ServiceValidationError; the API or the device failing becomes HomeAssistantError.
-Messages come from the library, which never puts keys or tokens in them; they are redacted
-once more all the same.
+The device library raises only `MeterError` subclasses (`meters/errors.py`), whatever the
+transport. Each family says once, in an `ErrorTable`, what every library error means where it
+happened: which translation key, which Home Assistant error (bad input is the caller's to fix:
+`ServiceValidationError`; a refused key or password during a poll: `ConfigEntryAuthFailed`,
+which starts a reauth; anything else during a poll: `UpdateFailed`), and whether a refused
+password in an action starts a reauth. Rules are tried in order, so a subclass goes before its
+base. `update_errors` wraps a coordinator's update, `translate_errors` an entity's or an
+action's call (the peblar/reolink shape), and `form_error` does the same for config-flow forms.
+
+Messages come from the library, which never puts keys, tokens, PINs or passwords in them; a
+family that holds secrets passes its `redact` all the same.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import NoReturn
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, Concatenate, NoReturn, Protocol
 
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError
 
-from .const import DOMAIN
-from .meters.errors import (
-    InvalidParameterError,
-    MeterAuthError,
-    MeterError,
-    MeterPermissionError,
-    MeterRateLimitError,
-)
-from .meters.push.device_api import AnswerTimeoutError, CommandFailedError
-from .meters.push.triggers import TriggerNotFoundError
-from .push.settings import TokenAccess
+from .const import DOMAIN, LOGGER
+from .meters.errors import MeterError
 
 
-def invalid(error: str) -> ServiceValidationError:
-    """Input the schemas refuse, with the library's text (it names the parameter)."""
-    return ServiceValidationError(
-        translation_domain=DOMAIN,
-        translation_key="device_api_invalid_parameter",
-        translation_placeholders={"error": error},
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rule:
+    """What one library error class means in one place."""
+
+    error: type[MeterError]
+    key: str
+    raises: type[HomeAssistantError] = HomeAssistantError
+    # Whether the message gets the library's text as {error}.
+    with_error: bool = True
+    # Extra placeholders taken from the error itself (a message id, the device's answer).
+    details: Callable[[Any], Mapping[str, str]] | None = None
+    # The entry's credentials were refused during an action: ask the user again.
+    reauth: bool = False
+
+
+type ErrorTable = tuple[Rule, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Reauth:
+    """How to start a reauth for an action's entry (`data` tells the flow what was refused)."""
+
+    start: Callable[[Mapping[str, Any] | None], None]
+    data: Mapping[str, Any] | None = None
+
+
+def translated(
+    err: MeterError,
+    table: ErrorTable,
+    placeholders: Mapping[str, str],
+    *,
+    redact: Callable[[str], str] = str,
+    reauth: Reauth | None = None,
+) -> HomeAssistantError:
+    """The Home Assistant error `err` stands for under `table` (its first matching rule)."""
+    rule = next((rule for rule in table if isinstance(err, rule.error)), None)
+    if rule is None:  # every table ends with MeterError; a programming error otherwise
+        msg = f"no rule for {type(err).__name__}"
+        raise TypeError(msg) from err
+    values = dict(placeholders)
+    if rule.with_error:
+        values["error"] = redact(str(err))
+    if rule.details is not None:
+        values |= {key: redact(value) for key, value in rule.details(err).items()}
+    if rule.reauth and reauth is not None:
+        reauth.start(reauth.data)
+    return rule.raises(
+        translation_domain=DOMAIN, translation_key=rule.key, translation_placeholders=values
     )
 
 
-def token_error(access: TokenAccess, title: str) -> ServiceValidationError:
-    """Why this entry cannot write (or read triggers), and how to add a token that can."""
-    key = {
-        TokenAccess.NONE: "device_api_token_missing",
-        TokenAccess.READ: "device_api_token_read_only",
-        TokenAccess.INVALID: "device_api_token_rejected",
-    }.get(access, "device_api_token_rejected")
-    return ServiceValidationError(
-        translation_domain=DOMAIN,
-        translation_key=key,
-        translation_placeholders={"entry": title},
-    )
+@contextmanager
+def translate_errors(
+    table: ErrorTable,
+    placeholders: Mapping[str, str],
+    *,
+    redact: Callable[[str], str] = str,
+    reauth: Reauth | None = None,
+) -> Iterator[None]:
+    """Run a library call of an entity or action; its errors leave as translated HA errors."""
+    try:
+        yield
+    except MeterError as err:
+        raise translated(err, table, placeholders, redact=redact, reauth=reauth) from err
 
 
-def raise_translated(
-    err: MeterError, *, title: str, what: str, redact: Callable[[str], str] = str
-) -> NoReturn:
-    """Raise the Home Assistant error a library error stands for.
+class ExplainsErrors(Protocol):
+    """A coordinator that names itself in its error messages."""
 
-    `what` names the attempted operation ("SetRelay on meter 000300001001") for the message;
-    `redact` removes the entry's secrets from any text that goes into it.
+    def error_placeholders(self) -> dict[str, str]:
+        """Placeholders every message of this coordinator has (its name, its device)."""
+        ...
+
+
+def update_errors[SelfT: ExplainsErrors, **P, T](
+    table: ErrorTable,
+) -> Callable[
+    [Callable[Concatenate[SelfT, P], Awaitable[T]]], Callable[Concatenate[SelfT, P], Awaitable[T]]
+]:
+    """Decorate a coordinator's `_async_update_data`: library errors become `table`'s errors."""
+
+    def decorator(
+        func: Callable[Concatenate[SelfT, P], Awaitable[T]],
+    ) -> Callable[Concatenate[SelfT, P], Awaitable[T]]:
+        @wraps(func)
+        async def wrapper(self: SelfT, /, *args: P.args, **kwargs: P.kwargs) -> T:
+            with translate_errors(table, self.error_placeholders()):
+                return await func(self, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FormRule:
+    """What one library error class means on a config-flow form: a field and an error key."""
+
+    error: type[MeterError]
+    field: str
+    reason: str
+
+
+class FormError(Exception):
+    """A check of user input failed: the form field to mark, its error key, its placeholders.
+
+    Never carries a key, token, PIN or password: only which field is wrong and why.
     """
-    placeholders = {"entry": title, "what": what, "error": redact(str(err))}
-    if isinstance(err, InvalidParameterError):
-        raise invalid(redact(str(err))) from err
-    if isinstance(err, TriggerNotFoundError):
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="device_api_trigger_not_found",
-            translation_placeholders=placeholders,
-        ) from err
-    if isinstance(err, AnswerTimeoutError):
-        raise HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="device_api_answer_timeout",
-            translation_placeholders={**placeholders, "msg_id": err.msg_id},
-        ) from err
-    key = "device_api_error"
-    if isinstance(err, CommandFailedError):
-        key = "device_api_command_failed"
-        placeholders["error"] = redact(err.answer.error or "no reason given")
-    elif isinstance(err, MeterPermissionError):
-        key = "device_api_not_permitted"
-    elif isinstance(err, MeterAuthError):
-        key = "device_api_token_rejected"
-    elif isinstance(err, MeterRateLimitError):
-        key = "device_api_rate_limited"
-    raise HomeAssistantError(
-        translation_domain=DOMAIN, translation_key=key, translation_placeholders=placeholders
-    ) from err
+
+    def __init__(self, field: str, reason: str, placeholders: Mapping[str, str] | None = None):
+        super().__init__(reason)
+        self.field = field
+        self.reason = reason
+        self.placeholders = dict(placeholders or {})
+
+    def apply(
+        self,
+        errors: dict[str, str],
+        placeholders: dict[str, str],
+        fields: Mapping[str, str] | None = None,
+    ) -> None:
+        """Mark the form's field (through `fields`, if the step names it differently)."""
+        field = self.field if fields is None else fields.get(self.field, "base")
+        errors[field] = self.reason
+        placeholders.update(self.placeholders)
+
+
+def form_error(
+    err: Exception,
+    rules: tuple[FormRule, ...],
+    what: str,
+    placeholders: Mapping[str, str] | None = None,
+) -> FormError:
+    """The form error `err` stands for; an unexpected one is logged and shown as "unknown"."""
+    for rule in rules:
+        if isinstance(err, rule.error):
+            return FormError(rule.field, rule.reason, placeholders)
+    LOGGER.exception("Unexpected error while %s", what)
+    return FormError("base", "unknown")
+
+
+def raise_form_error(
+    err: Exception,
+    rules: tuple[FormRule, ...],
+    what: str,
+    placeholders: Mapping[str, str] | None = None,
+) -> NoReturn:
+    """Raise `form_error(...)` from `err` (for `except` blocks)."""
+    raise form_error(err, rules, what, placeholders) from err

@@ -26,7 +26,7 @@ from custom_components.meterlink.const import (
 )
 from custom_components.meterlink.meters.ekm.reading import MeterVersion
 from custom_components.meterlink.push import coordinator as push_coordinator
-from custom_components.meterlink.push.settings import gateway_identifier
+from custom_components.meterlink.push.coordinator import cloud_gateway_id as gateway_identifier
 from simulator.ekm.meter import SimMeter
 from simulator.ekm.push3 import Push3Simulator
 from simulator.ekm.push_cloud import PushSimulator, SimIoStack

@@ -120,7 +120,7 @@ async def test_nothing_is_assumed_without_the_devices_answer(
 ) -> None:
     entity_id = _relay(hass, cloud_entry, RELAY_METER, 1)
     cloud_sim.device_api.delay_for = lambda _sent: None
-    settings = hass.data["meterlink_device_settings"][cloud_entry.entry_id]
+    settings = cloud_entry.runtime_data.settings
     settings.answer_timeout = 0.3
     with pytest.raises(HomeAssistantError) as caught:
         await _switch(hass, "turn_on", entity_id)

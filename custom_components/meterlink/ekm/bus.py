@@ -429,13 +429,15 @@ class EkmBusCoordinator(EkmCoordinator[dict[str, EkmReading]]):
         return result
 
 
-def readings_as_dict(data: Mapping[str, EkmReading] | None) -> dict[str, dict[str, object]]:
-    """Readings as plain data, for diagnostics and service responses."""
+def reading_as_dict(reading: EkmReading) -> dict[str, Any]:
+    """A reading as plain data, for diagnostics and action responses."""
     return {
-        address: {
-            "address": reading.address,
-            "version": reading.version.value,
-            "fields": dict(reading.fields),
-        }
-        for address, reading in (data or {}).items()
+        "address": reading.address,
+        "version": reading.version.value,
+        "fields": dict(reading.fields),
     }
+
+
+def readings_as_dict(data: Mapping[str, EkmReading] | None) -> dict[str, dict[str, Any]]:
+    """Readings by address as plain data."""
+    return {address: reading_as_dict(reading) for address, reading in (data or {}).items()}

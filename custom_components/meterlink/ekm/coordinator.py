@@ -43,6 +43,11 @@ class MeterIdentity(Protocol):
         ...
 
 
+def printed_number(address: str) -> str:
+    """The number printed on an EKM device: its 12-digit address without the leading "000"."""
+    return address[3:] if address.startswith("000") else address
+
+
 def meter_device_info(
     meter: MeterIdentity,
     reading: EkmReading | None,

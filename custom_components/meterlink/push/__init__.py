@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_HOST, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.util.hass_dict import HassKey
@@ -18,8 +19,10 @@ from .coordinator import (
     PushCoordinator,
     PushRuntimeData,
     entry_key,
+    push_runtime,
 )
 from .entities import async_add_push_binary_sensors, async_add_push_sensors
+from .settings import DeviceSettings, create_device_settings
 from .switches import async_setup_push_switches
 
 # What the cloud and the gateway both read; the cloud adds the write switches.
@@ -29,10 +32,12 @@ READ_PLATFORMS: Final[dict[Platform, PlatformSetup]] = {
 }
 
 
-async def _async_start(coordinator: PushCoordinator) -> PushRuntimeData:
+async def _async_start(
+    coordinator: PushCoordinator, settings: DeviceSettings | None = None
+) -> PushRuntimeData:
     """First poll (ConfigEntryNotReady / ConfigEntryAuthFailed on failure)."""
     await coordinator.async_config_entry_first_refresh()
-    return PushRuntimeData(coordinator=coordinator)
+    return PushRuntimeData(coordinator=coordinator, settings=settings)
 
 
 # Cloud clients by entry id, kept across setup retries and reloads: a client remembers when
@@ -54,7 +59,9 @@ def _cloud_client(hass: HomeAssistant, entry: MeterLinkConfigEntry) -> PushClien
 
 async def async_setup_push(hass: HomeAssistant, entry: MeterLinkConfigEntry) -> PushRuntimeData:
     """An EKM Push key: discover its devices and read them all once."""
-    return await _async_start(EkmPushCoordinator(hass, entry, _cloud_client(hass, entry)))
+    client = _cloud_client(hass, entry)
+    settings = create_device_settings(hass, entry, client.api_url)
+    return await _async_start(EkmPushCoordinator(hass, entry, client), settings)
 
 
 async def async_setup_push3(hass: HomeAssistant, entry: MeterLinkConfigEntry) -> PushRuntimeData:
@@ -65,10 +72,9 @@ async def async_setup_push3(hass: HomeAssistant, entry: MeterLinkConfigEntry) ->
 
 def can_remove_push_device(entry: MeterLinkConfigEntry, identifier: str) -> bool:
     """A device may be deleted once its key or gateway no longer reports it (or not loaded)."""
-    runtime = getattr(entry, "runtime_data", None)  # unset while the entry is not loaded
-    if isinstance(runtime, PushRuntimeData):
-        return runtime.coordinator.can_remove(identifier)
-    return True
+    if entry.state is not ConfigEntryState.LOADED:
+        return True
+    return push_runtime(entry).coordinator.can_remove(identifier)
 
 
 EKM_PUSH: Final = Connection(

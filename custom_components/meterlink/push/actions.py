@@ -29,17 +29,18 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
 
 from ..const import DOMAIN
-from ..errors import invalid, raise_translated, token_error
-from ..meters.errors import InvalidParameterError, MeterError
+from ..errors import translate_errors
+from ..meters.errors import InvalidParameterError
 from ..meters.push.commands import Target, check_target_id, normalize_gateway, validate_command
 from ..meters.push.models import PushInventory
 from ..meters.push.triggers import Trigger, check_trigger_uuid, validate_trigger
 from ..runtime import MeterLinkConfigEntry
+from .coordinator import cloud_gateway_id
 from .settings import (
+    DEVICE_API_ERRORS,
     DeviceSettings,
-    TokenAccess,
     device_settings,
-    gateway_identifier,
+    invalid,
     is_cloud_entry,
     jsonable,
     redacted,
@@ -133,7 +134,7 @@ def _device_role(
                 gateway = inventory.gateway_of(ident)
                 return target, ident, gateway.mac if gateway else None
         for gateway in inventory.gateways:
-            if ident == gateway_identifier(gateway.mac):
+            if ident == cloud_gateway_id(gateway.mac):
                 return None, None, gateway.mac
     return None, None, None
 
@@ -163,7 +164,7 @@ def resolve(hass: HomeAssistant, data: Mapping[str, Any]) -> Resolved:
         if not entries:
             raise _not_found(device.name_by_user or device.name or device_id)
         entry = _loaded(entries[0])
-        settings = device_settings(hass, entry)
+        settings = device_settings(entry)
         target, target_id, gateway = _device_role(device.identifiers, settings.inventory)
         if target is None and gateway is None:
             raise _not_found(device.name_by_user or device.name or device_id)
@@ -173,7 +174,7 @@ def resolve(hass: HomeAssistant, data: Mapping[str, Any]) -> Resolved:
         if found is None or not is_cloud_entry(found):
             raise _not_found(entry_id)
         entry = _loaded(found)
-        return Resolved(entry, device_settings(hass, entry))
+        return Resolved(entry, device_settings(entry))
     raise ServiceValidationError(
         translation_domain=DOMAIN,
         translation_key="device_api_no_target",
@@ -182,18 +183,13 @@ def resolve(hass: HomeAssistant, data: Mapping[str, Any]) -> Resolved:
 
 
 async def _writable(resolved: Resolved) -> DeviceSettings:
-    settings = resolved.settings
-    access = await settings.async_access()
-    if access in (TokenAccess.NONE, TokenAccess.READ, TokenAccess.INVALID):
-        raise token_error(access, resolved.entry.title)
-    return settings
+    await resolved.settings.require_write()
+    return resolved.settings
 
 
 def _readable(resolved: Resolved) -> DeviceSettings:
-    settings = resolved.settings
-    if settings.access in (TokenAccess.NONE, TokenAccess.INVALID):
-        raise token_error(settings.access, resolved.entry.title)
-    return settings
+    resolved.settings.require_read()
+    return resolved.settings
 
 
 def _gateways(resolved: Resolved, data: Mapping[str, Any], *, one: bool) -> list[str]:
@@ -245,12 +241,12 @@ async def _guarded[ResultT](
     resolved: Resolved, what: str, call: Callable[[], Awaitable[ResultT]]
 ) -> ResultT:
     """Run an API call; library errors become translated Home Assistant errors."""
-    try:
+    with translate_errors(
+        DEVICE_API_ERRORS,
+        {"entry": resolved.entry.title, "what": what},
+        redact=partial(redacted, resolved.entry),
+    ):
         return await call()
-    except MeterError as err:
-        raise_translated(
-            err, title=resolved.entry.title, what=what, redact=partial(redacted, resolved.entry)
-        )
 
 
 @callback

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Final, override
+from typing import TYPE_CHECKING, Any, Final, override
 
 from homeassistant.const import CONF_API_KEY, CONF_HOST
 from homeassistant.core import HomeAssistant
@@ -30,7 +30,7 @@ from homeassistant.util import dt as dt_util
 
 from ..const import CONF_SCAN_INTERVAL, DOMAIN, LOGGER
 from ..ekm.const import MANUFACTURER_EKM
-from ..ekm.coordinator import EkmCoordinator, MeterIdentity, meter_device_info
+from ..ekm.coordinator import EkmCoordinator, MeterIdentity, meter_device_info, printed_number
 from ..energy_guard import EnergyGuard
 from ..meters.ekm.reading import EkmReading, MeterVersion
 from ..meters.errors import MeterAuthError, MeterError, MeterRateLimitError
@@ -40,6 +40,9 @@ from ..meters.push.models import IoStackReading, PushInventory, PushReadings
 from ..meters.push.push3 import Push3Client
 from ..meters.push.realtime import DEFAULT_API_URL
 from ..runtime import MeterLinkConfigEntry, MeterLinkRuntimeData, runtime_of
+
+if TYPE_CHECKING:
+    from .settings import DeviceSettings
 
 CONF_EXCLUDED: Final = "excluded_devices"  # options: addresses the user chose not to add
 # EKM publishes no rate limit; its gateways read each device once a minute, so polling the
@@ -103,8 +106,7 @@ class PushMeter:
     @property
     def title(self) -> str:
         """Model and the number printed on the meter, like a bus meter's title."""
-        printed = self.address[3:] if self.address.startswith("000") else self.address
-        return f"{self.reading.model_name or 'EKM meter'} {printed}"
+        return f"{self.reading.model_name or 'EKM meter'} {printed_number(self.address)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -508,13 +510,25 @@ class Push3Coordinator(PushCoordinator):
 
 @dataclass(slots=True)
 class PushRuntimeData(MeterLinkRuntimeData):
-    """What a loaded EKM Push or Push3 entry keeps: its coordinator (the session is shared)."""
+    """What a loaded EKM Push or Push3 entry keeps (the session is shared).
+
+    A cloud entry also has `settings`: the Device Settings and Trigger API clients.
+    """
 
     coordinator: PushCoordinator
+    settings: DeviceSettings | None = None
+
+    async def async_close(self) -> None:
+        """Stop the answer streams of commands still waiting."""
+        if self.settings is not None:
+            await self.settings.async_close()
 
     def diagnostics(self) -> dict[str, Any]:
-        """Freshness of every device; the key never appears."""
-        return self.coordinator.diagnostics()
+        """Freshness of every device and what the API token may do; no key or token."""
+        result = self.coordinator.diagnostics()
+        if self.settings is not None:
+            result["device_settings"] = self.settings.diagnostics()
+        return result
 
 
 def push_runtime(entry: MeterLinkConfigEntry) -> PushRuntimeData:

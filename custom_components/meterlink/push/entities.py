@@ -27,6 +27,7 @@ from homeassistant.helpers.typing import StateType
 from ..const import DOMAIN
 from ..ekm import descriptions as ekm
 from ..ekm.const import MANUFACTURER_EKM
+from ..ekm.coordinator import printed_number
 from ..ekm.entities import EkmBinarySensor, EkmSensor, meter_entities
 from ..entity import MeterLinkEntity, async_add_new_entities
 from ..meters.push.models import IoStackReading
@@ -49,12 +50,11 @@ def iostack_device_info(
     coordinator: PushCoordinator, address: str, reading: IoStackReading
 ) -> DeviceInfo:
     """The device of an ioStack, linked to its gateway."""
-    printed = address[3:] if address.startswith("000") else address
     info = DeviceInfo(
         identifiers={(DOMAIN, address)},
         manufacturer=MANUFACTURER_EKM,
         model="ioStack",
-        name=f"ioStack {printed}",
+        name=f"ioStack {printed_number(address)}",
         serial_number=address,
     )
     if (firmware := reading.fields.get("Firmware")) is not None:

@@ -3,12 +3,9 @@
 An EKM Push (cloud) entry reads its meters with the account key alone. Changing anything (a
 relay, a setting, a trigger) also needs an API bearer token, which the user may not have given,
 and which may be READ or READ/WRITE (seed 001, "Token permissions"). `DeviceSettings` holds both
-API clients of one entry and what is known about the token; it is made on first use (by the
-switch platform or an action) and closed when the entry unloads.
-
-What it needs from the cloud entry itself is kept to a few small accessors at the top of this
-module (`key_of`, `token_of`, `api_url_of`, `inventory_of`, `device_read`, ...), so the cloud
-connection can change its runtime data without touching the actions or the switches.
+API clients of one entry and what is known about the token; the cloud entry makes it at setup
+(`PushRuntimeData.settings`) and closes it when it unloads. `require_write` is the one gate
+every write (switch or action) passes.
 """
 
 from __future__ import annotations
@@ -23,30 +20,67 @@ from typing import Any, Final
 
 from aiohttp import ClientSession
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import CONF_API_KEY, CONF_API_TOKEN
+from homeassistant.const import CONF_API_TOKEN
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
 from ..const import CONNECTION_EKM_PUSH, DOMAIN, LOGGER
+from ..errors import ErrorTable, Rule
 from ..meters.ekm.reading import EkmReading
-from ..meters.errors import MeterAuthError, MeterError
+from ..meters.errors import (
+    InvalidParameterError,
+    MeterAuthError,
+    MeterError,
+    MeterPermissionError,
+    MeterRateLimitError,
+)
 from ..meters.push.commands import JsonValue, Target
 from ..meters.push.device_api import (
     DEFAULT_ANSWER_TIMEOUT,
-    DEFAULT_API_URL,
+    AnswerTimeoutError,
+    CommandFailedError,
     DeviceApiClient,
     raise_for_failure,
     request_json,
 )
 from ..meters.push.device_stream import CommandAnswer, api_error_text
 from ..meters.push.models import IoStackReading, PushInventory
-from ..meters.push.triggers import Trigger, TriggerClient
+from ..meters.push.triggers import Trigger, TriggerClient, TriggerNotFoundError
 from ..runtime import MeterLinkConfigEntry, connection_of
-from .coordinator import cloud_gateway_id
+from .coordinator import EkmPushCoordinator, entry_key, push_runtime
 from .triggers import TriggerCoordinator
 
-DATA_DEVICE_SETTINGS: Final = f"{DOMAIN}_device_settings"
 CLIENT_NAME: Final = "meterlink-home-assistant"
+
+# Bad input (a parameter the schema refuses, an unknown trigger) is the caller's to fix; the
+# API or the device failing is not.
+DEVICE_API_ERRORS: Final[ErrorTable] = (
+    Rule(
+        error=InvalidParameterError,
+        key="device_api_invalid_parameter",
+        raises=ServiceValidationError,
+    ),
+    Rule(
+        error=TriggerNotFoundError,
+        key="device_api_trigger_not_found",
+        raises=ServiceValidationError,
+    ),
+    Rule(
+        error=AnswerTimeoutError,
+        key="device_api_answer_timeout",
+        details=lambda err: {"msg_id": err.msg_id},
+    ),
+    Rule(
+        error=CommandFailedError,
+        key="device_api_command_failed",
+        details=lambda err: {"error": err.answer.error or "no reason given"},
+    ),
+    Rule(error=MeterPermissionError, key="device_api_not_permitted"),
+    Rule(error=MeterAuthError, key="device_api_token_rejected"),
+    Rule(error=MeterRateLimitError, key="device_api_rate_limited"),
+    Rule(error=MeterError, key="device_api_error"),
+)
 
 
 class TokenAccess(StrEnum):
@@ -62,38 +96,24 @@ class TokenAccess(StrEnum):
 # What the cloud entry offers ------------------------------------------------------------------
 
 
-def key_of(entry: ConfigEntry) -> str:
-    """The account or gateway key the entry reads with (the Device Settings API wants it too)."""
-    key: str = entry.data[CONF_API_KEY]
-    return key
-
-
 def token_of(entry: ConfigEntry) -> str | None:
     """The optional API bearer token (given when the account is added, or by reconfiguring)."""
     token = entry.data.get(CONF_API_TOKEN)
     return token if isinstance(token, str) and token.strip() else None
 
 
-def _cloud(entry: MeterLinkConfigEntry) -> Any:
+def _cloud(entry: MeterLinkConfigEntry) -> EkmPushCoordinator:
     """The cloud connection's coordinator (it holds the client, inventory and readings)."""
-    return entry.runtime_data.coordinator
-
-
-def api_url_of(entry: MeterLinkConfigEntry) -> str:
-    """The API base URL: the one the entry's cloud client reads from (tests: the simulator)."""
-    url = getattr(getattr(_cloud(entry), "client", None), "api_url", None)
-    return url if isinstance(url, str) else DEFAULT_API_URL
+    coordinator = push_runtime(entry).coordinator
+    if not isinstance(coordinator, EkmPushCoordinator):
+        msg = f"{entry.title} is not an EKM Push cloud entry"
+        raise TypeError(msg)
+    return coordinator
 
 
 def inventory_of(entry: MeterLinkConfigEntry) -> PushInventory:
     """The gateways, meters and ioStacks the entry's key sees."""
-    inventory = getattr(_cloud(entry), "inventory", None)
-    return inventory if isinstance(inventory, PushInventory) else PushInventory()
-
-
-def gateway_identifier(mac: str) -> str:
-    """Device identifier of a Push3 gateway (as the cloud connection registers it)."""
-    return cloud_gateway_id(mac)
+    return _cloud(entry).inventory or PushInventory()
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,26 +128,46 @@ class DeviceRead:
 def device_read(entry: MeterLinkConfigEntry, address: str) -> DeviceRead | None:
     """The latest reading of one meter or ioStack, or None while there is none."""
     data = _cloud(entry).data
-    timestamps = getattr(data, "timestamps", None)
-    for name in ("meters", "iostacks"):
-        found = getattr(data, name, {}).get(address)
-        stamp = timestamps.get(address) if isinstance(timestamps, Mapping) else None
-        if isinstance(found, EkmReading):
-            return DeviceRead(meter=found, timestamp_ms=stamp)
-        if isinstance(found, IoStackReading):
-            return DeviceRead(iostack=found, timestamp_ms=stamp or found.timestamp_ms)
+    stamp = data.timestamps.get(address)
+    if (meter := data.meters.get(address)) is not None:
+        return DeviceRead(meter=meter, timestamp_ms=stamp)
+    if (iostack := data.iostacks.get(address)) is not None:
+        return DeviceRead(iostack=iostack, timestamp_ms=stamp or iostack.timestamp_ms)
     return None
 
 
 def device_addresses(entry: MeterLinkConfigEntry) -> tuple[list[str], list[str]]:
     """(meters, ioStacks) with a reading now."""
     data = _cloud(entry).data
-    return list(getattr(data, "meters", {})), list(getattr(data, "iostacks", {}))
+    return list(data.meters), list(data.iostacks)
 
 
 def is_cloud_entry(entry: ConfigEntry) -> bool:
     """Whether the entry is an EKM Push (cloud) connection, the only one with these APIs."""
     return entry.domain == DOMAIN and connection_of(entry) == CONNECTION_EKM_PUSH
+
+
+def token_error(access: TokenAccess, title: str) -> ServiceValidationError:
+    """Why this entry cannot write (or read triggers), and how to add a token that can."""
+    key = {
+        TokenAccess.NONE: "device_api_token_missing",
+        TokenAccess.READ: "device_api_token_read_only",
+        TokenAccess.INVALID: "device_api_token_rejected",
+    }.get(access, "device_api_token_rejected")
+    return ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key=key,
+        translation_placeholders={"entry": title},
+    )
+
+
+def invalid(error: str) -> ServiceValidationError:
+    """Input the schemas refuse, with the library's text (it names the parameter)."""
+    return ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key="device_api_invalid_parameter",
+        translation_placeholders={"error": error},
+    )
 
 
 # The entry's clients --------------------------------------------------------------------------
@@ -158,6 +198,26 @@ class DeviceSettings:
             if self.access is TokenAccess.UNKNOWN and self._probe is not None:
                 self.access = await self._probe()
             return self.access
+
+    async def require_write(self) -> None:
+        """The one gate of every write: the token must be known to be READ/WRITE."""
+        access = await self.async_access()
+        if access in (TokenAccess.NONE, TokenAccess.READ, TokenAccess.INVALID):
+            raise token_error(access, self.entry.title)
+
+    def require_read(self) -> None:
+        """Reading triggers needs a token the API accepted (READ is enough)."""
+        if self.access in (TokenAccess.NONE, TokenAccess.INVALID):
+            raise token_error(self.access, self.entry.title)
+
+    def diagnostics(self) -> dict[str, Any]:
+        """What the token may do and how many triggers it sees (never the token)."""
+        coordinator = self.trigger_coordinator
+        return {
+            "token_access": self.access.value,
+            "triggers": None if coordinator is None else len(coordinator.data or {}),
+            "trigger_list_ok": None if coordinator is None else coordinator.last_update_success,
+        }
 
     # Commands ------------------------------------------------------------------------------
 
@@ -280,12 +340,16 @@ async def probe_access(session: ClientSession, api_url: str, token: str, key: st
     return {401: TokenAccess.INVALID, 403: TokenAccess.READ}.get(status, TokenAccess.UNKNOWN)
 
 
-def _create(hass: HomeAssistant, entry: MeterLinkConfigEntry) -> DeviceSettings:
+@callback
+def create_device_settings(
+    hass: HomeAssistant, entry: MeterLinkConfigEntry, api_url: str
+) -> DeviceSettings:
+    """The entry's DeviceSettings on the API the cloud client reads from (tests: the simulator)."""
     token = token_of(entry)
     if token is None:
         return DeviceSettings(entry, None, None, TokenAccess.NONE)
     session = async_get_clientsession(hass)
-    key, api_url = key_of(entry), api_url_of(entry)
+    key = entry_key(entry)
     return DeviceSettings(
         entry,
         DeviceApiClient(session, token, key, api_url=api_url, client_name=CLIENT_NAME),
@@ -295,41 +359,18 @@ def _create(hass: HomeAssistant, entry: MeterLinkConfigEntry) -> DeviceSettings:
     )
 
 
-@callback
-def device_settings(hass: HomeAssistant, entry: MeterLinkConfigEntry) -> DeviceSettings:
-    """The entry's DeviceSettings, made on first use and closed when the entry unloads."""
-    store: dict[str, DeviceSettings] = hass.data.setdefault(DATA_DEVICE_SETTINGS, {})
-    settings = store.get(entry.entry_id)
+def device_settings(entry: MeterLinkConfigEntry) -> DeviceSettings:
+    """The loaded cloud entry's DeviceSettings."""
+    settings = push_runtime(entry).settings
     if settings is None:
-        settings = store[entry.entry_id] = _create(hass, entry)
-
-        async def _close() -> None:
-            if store.get(entry.entry_id) is settings:
-                del store[entry.entry_id]
-            await settings.async_close()
-
-        entry.async_on_unload(_close)
+        msg = f"{entry.title} is not an EKM Push cloud entry"
+        raise TypeError(msg)
     return settings
-
-
-def device_settings_diagnostics(hass: HomeAssistant, entry: MeterLinkConfigEntry) -> dict[str, Any]:
-    """What the entry's token may do and how many triggers it sees (never the token)."""
-    settings: DeviceSettings | None = hass.data.get(DATA_DEVICE_SETTINGS, {}).get(entry.entry_id)
-    if settings is None:
-        return {}
-    coordinator = settings.trigger_coordinator
-    return {
-        "device_settings": {
-            "token_access": settings.access.value,
-            "triggers": None if coordinator is None else len(coordinator.data or {}),
-            "trigger_list_ok": None if coordinator is None else coordinator.last_update_success,
-        }
-    }
 
 
 def redacted(entry: MeterLinkConfigEntry, text: str) -> str:
     """`text` without the entry's key or token (for messages built from library errors)."""
-    for secret in (key_of(entry), token_of(entry)):
+    for secret in (entry_key(entry), token_of(entry)):
         if secret:
             text = text.replace(secret, "***")
     return text

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from homeassistant.components.switch import SwitchEntity
@@ -25,12 +26,13 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity, DataUpda
 
 from ..const import CONF_PASSWORD, DOMAIN, LOGGER
 from ..entity import async_add_new_entities
-from ..errors import raise_translated, token_error
+from ..errors import translate_errors
 from ..meters.ekm.reading import MeterVersion
-from ..meters.errors import MeterError
 from ..meters.push.commands import IOSTACK_PINS, RELAYS, JsonValue, Target
 from ..runtime import MeterLinkConfigEntry
+from .coordinator import cloud_gateway_id
 from .settings import (
+    DEVICE_API_ERRORS,
     DeviceRead,
     DeviceSettings,
     SentCommand,
@@ -38,7 +40,6 @@ from .settings import (
     device_addresses,
     device_read,
     device_settings,
-    gateway_identifier,
     inventory_of,
     jsonable,
     redacted,
@@ -64,7 +65,7 @@ def async_setup_push_switches(
 ) -> None:
     """Add the write switches once the API has said the token may write."""
     hass = entry.runtime_data.coordinator.hass
-    settings = device_settings(hass, entry)
+    settings = device_settings(entry)
     entry.async_create_task(
         hass, _async_add_switches(hass, entry, settings, async_add_entities), "push switches"
     )
@@ -261,18 +262,14 @@ class _CommandSwitch(CoordinatorEntity[DataUpdateCoordinator[Any]], SwitchEntity
 
     async def _async_switch(self, command: str, params: dict[str, JsonValue]) -> None:
         settings, entry = self.settings, self.settings.entry
-        access = await settings.async_access()
-        if access in (TokenAccess.NONE, TokenAccess.READ, TokenAccess.INVALID):
-            raise token_error(access, entry.title)
-        try:
+        await settings.require_write()
+        what = f"{command} on {self.target.value} {self.address}"
+        with translate_errors(
+            DEVICE_API_ERRORS,
+            {"entry": entry.title, "what": what},
+            redact=partial(redacted, entry),
+        ):
             await settings.async_send(self.target, self.address, command, params)
-        except MeterError as err:
-            raise_translated(
-                err,
-                title=entry.title,
-                what=f"{command} on {self.target.value} {self.address}",
-                redact=lambda text: redacted(entry, text),
-            )
 
 
 class PushRelaySwitch(_CommandSwitch):
@@ -374,7 +371,7 @@ class PushTriggerSwitch(CoordinatorEntity[TriggerCoordinator], SwitchEntity):
         self.trigger_uuid = found.uuid
         self.gateway = found.gateway
         self._attr_unique_id = trigger_unique_id(settings.entry, found.uuid)
-        self._attr_device_info = device_info(gateway_identifier(found.gateway))
+        self._attr_device_info = device_info(cloud_gateway_id(found.gateway))
         self._trigger = found.trigger
         self._attr_name = found.trigger.trigger_name
 
@@ -412,18 +409,14 @@ class PushTriggerSwitch(CoordinatorEntity[TriggerCoordinator], SwitchEntity):
 
     async def _async_enable(self, enabled: bool) -> None:
         settings, entry = self.settings, self.settings.entry
-        access = await settings.async_access()
-        if access in (TokenAccess.NONE, TokenAccess.READ, TokenAccess.INVALID):
-            raise token_error(access, entry.title)
-        try:
+        await settings.require_write()
+        what = f"{'enable' if enabled else 'disable'} trigger {self.trigger_uuid}"
+        with translate_errors(
+            DEVICE_API_ERRORS,
+            {"entry": entry.title, "what": what},
+            redact=partial(redacted, entry),
+        ):
             await settings.update_trigger(self.trigger_uuid, {"enabled": enabled})
-        except MeterError as err:
-            raise_translated(
-                err,
-                title=entry.title,
-                what=f"{'enable' if enabled else 'disable'} trigger {self.trigger_uuid}",
-                redact=lambda text: redacted(entry, text),
-            )
 
     async def async_turn_on(self, **kwargs: Any) -> None:
         """Enable the trigger on its gateway."""
