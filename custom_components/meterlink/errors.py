@@ -15,7 +15,7 @@ family that holds secrets passes its `redact` all the same.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import wraps
@@ -49,8 +49,8 @@ type ErrorTable = tuple[Rule, ...]
 class Reauth:
     """How to start a reauth for an action's entry (`data` tells the flow what was refused)."""
 
-    start: Callable[[Mapping[str, Any] | None], None]
-    data: Mapping[str, Any] | None = None
+    start: Callable[[dict[str, Any] | None], None]
+    data: dict[str, Any] | None = None
 
 
 def translated(
@@ -101,16 +101,15 @@ class ExplainsErrors(Protocol):
         ...
 
 
+type Method[SelfT, **P, T] = Callable[Concatenate[SelfT, P], Coroutine[Any, Any, T]]
+
+
 def update_errors[SelfT: ExplainsErrors, **P, T](
     table: ErrorTable,
-) -> Callable[
-    [Callable[Concatenate[SelfT, P], Awaitable[T]]], Callable[Concatenate[SelfT, P], Awaitable[T]]
-]:
+) -> Callable[[Method[SelfT, P, T]], Method[SelfT, P, T]]:
     """Decorate a coordinator's `_async_update_data`: library errors become `table`'s errors."""
 
-    def decorator(
-        func: Callable[Concatenate[SelfT, P], Awaitable[T]],
-    ) -> Callable[Concatenate[SelfT, P], Awaitable[T]]:
+    def decorator(func: Method[SelfT, P, T]) -> Method[SelfT, P, T]:
         @wraps(func)
         async def wrapper(self: SelfT, /, *args: P.args, **kwargs: P.kwargs) -> T:
             with translate_errors(table, self.error_placeholders()):

@@ -7,7 +7,8 @@ from typing import Final
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryNotReady
 
-from ..const import CONNECTION_EKM_RS485, DOMAIN
+from ..const import CONNECTION_EKM_RS485
+from ..errors import ErrorTable, Rule, translate_errors
 from ..meters.errors import MeterError
 from ..runtime import Connection, MeterLinkConfigEntry
 from . import bus as coordinator_module
@@ -15,19 +16,17 @@ from .bus import EkmBusCoordinator, EkmBusRuntimeData, meters_of
 from .const import CONF_PORT
 from .entities import BUS_PLATFORMS
 
+CONNECT_ERRORS: Final[ErrorTable] = (
+    Rule(error=MeterError, key="cannot_connect", raises=ConfigEntryNotReady),
+)
+
 
 async def async_setup_bus(hass: HomeAssistant, entry: MeterLinkConfigEntry) -> EkmBusRuntimeData:
     """Open the bus and read every meter once; the port is closed again if that fails."""
     port = entry.data[CONF_PORT]
     bus = coordinator_module.create_bus(port)
-    try:
+    with translate_errors(CONNECT_ERRORS, {"port": port}):
         await bus.connect()
-    except MeterError as err:
-        raise ConfigEntryNotReady(
-            translation_domain=DOMAIN,
-            translation_key="cannot_connect",
-            translation_placeholders={"port": port, "error": str(err)},
-        ) from err
     coordinator = EkmBusCoordinator(hass, entry, bus)
     try:
         await coordinator.async_config_entry_first_refresh()

@@ -28,6 +28,7 @@ from homeassistant.util import dt as dt_util
 
 from ..const import CONF_MODEL, CONF_PASSWORD, CONF_SCAN_INTERVAL, DOMAIN, LOGGER
 from ..energy_guard import EnergyGuard
+from ..errors import ErrorTable, Reauth, Rule, translate_errors
 from ..meters.ekm.bus import EkmBus
 from ..meters.ekm.commands import Command
 from ..meters.ekm.reading import EkmReading, MeterVersion
@@ -50,6 +51,15 @@ from .const import (
 )
 from .coordinator import EkmCoordinator
 
+# A write: a refused password asks the user for the meter's new one.
+COMMAND_ERRORS: Final[ErrorTable] = (
+    Rule(error=MeterAuthError, key="invalid_password", with_error=False, reauth=True),
+    Rule(error=MeterUnsupportedError, key="invalid_command", raises=ServiceValidationError),
+    Rule(error=InvalidParameterError, key="invalid_command", raises=ServiceValidationError),
+    Rule(error=MeterCommandError, key="command_failed", with_error=False),
+    Rule(error=MeterError, key="communication_error"),
+)
+READ_ERRORS: Final[ErrorTable] = (Rule(error=MeterError, key="communication_error"),)
 ZERO_RESETTABLE_CODE: Final = "D3"  # zeroes the resettable registers
 
 
@@ -313,14 +323,8 @@ class EkmBusCoordinator(EkmCoordinator[dict[str, EkmReading]]):
         """Read one meter now (B included) and publish the result; returns the raw reading."""
         meter = self.meter(address)
         async with self._lock:
-            try:
+            with translate_errors(READ_ERRORS, {"address": address}):
                 reading = await self.bus.read_meter(meter.address, meter.version)
-            except MeterError as err:
-                raise HomeAssistantError(
-                    translation_domain=DOMAIN,
-                    translation_key="communication_error",
-                    translation_placeholders={"address": address, "error": str(err)},
-                ) from err
             state = self._state(meter.address)
             if meter.version is MeterVersion.V4:
                 state.settings, state.settings_read_at = reading, dt_util.utcnow()
@@ -372,33 +376,12 @@ class EkmBusCoordinator(EkmCoordinator[dict[str, EkmReading]]):
     ) -> None:
         """Carry out the write, turning library errors into translated ones."""
         assert meter.password is not None
-        try:
+        reauth = Reauth(
+            lambda data: self.config_entry.async_start_reauth(self.hass, data=data),
+            {"subentry_id": meter.subentry_id},
+        )
+        with translate_errors(COMMAND_ERRORS, placeholders, reauth=reauth):
             await self.bus.execute(meter.address, command, meter.password, meter.version)
-        except MeterAuthError as err:
-            self.config_entry.async_start_reauth(self.hass, data={"subentry_id": meter.subentry_id})
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="invalid_password",
-                translation_placeholders={"address": meter.address},
-            ) from err
-        except (MeterUnsupportedError, InvalidParameterError) as err:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="invalid_command",
-                translation_placeholders={**placeholders, "error": str(err)},
-            ) from err
-        except MeterCommandError as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="command_failed",
-                translation_placeholders=placeholders,
-            ) from err
-        except MeterError as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="communication_error",
-                translation_placeholders={"address": meter.address, "error": str(err)},
-            ) from err
         LOGGER.debug("Meter %s: %s done", meter.address, command.description)
 
     @callback

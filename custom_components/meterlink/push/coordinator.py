@@ -32,6 +32,7 @@ from ..const import CONF_SCAN_INTERVAL, DOMAIN, LOGGER
 from ..ekm.const import MANUFACTURER_EKM
 from ..ekm.coordinator import EkmCoordinator, MeterIdentity, meter_device_info, printed_number
 from ..energy_guard import EnergyGuard
+from ..errors import ErrorTable, Rule, update_errors
 from ..meters.ekm.reading import EkmReading, MeterVersion
 from ..meters.errors import MeterAuthError, MeterError, MeterRateLimitError
 from ..meters.push.account import DEFAULT_ACCOUNT_URL
@@ -63,6 +64,17 @@ DISCOVERY_INTERVAL: Final = timedelta(hours=1)
 # The services the cloud client talks to; tests point them at the simulator.
 API_URL = DEFAULT_API_URL
 ACCOUNT_URL = DEFAULT_ACCOUNT_URL
+
+
+UPDATE_ERRORS: Final[ErrorTable] = (
+    Rule(
+        error=MeterAuthError,
+        key="push_key_refused",
+        raises=ConfigEntryAuthFailed,
+        with_error=False,
+    ),
+    Rule(error=MeterError, key="push_unavailable", raises=UpdateFailed),
+)
 
 
 def create_push_client(hass: HomeAssistant, key: str) -> PushClient:
@@ -180,25 +192,18 @@ class PushCoordinator(EkmCoordinator[PushData]):
         """HTTP requests sent so far (for diagnostics and the benchmark)."""
         return 0
 
+    def error_placeholders(self) -> dict[str, str]:
+        """Every message names the key's or gateway's entry."""
+        return {"name": self.name}
+
     @override
+    @update_errors(UPDATE_ERRORS)
     async def _async_update_data(self) -> PushData:
         """Fetch, then guard and publish; key refused -> reauth, 429 -> back off."""
         try:
             readings = await self._async_fetch()
-        except MeterAuthError as err:
-            raise ConfigEntryAuthFailed(
-                translation_domain=DOMAIN,
-                translation_key="push_key_refused",
-                translation_placeholders={"name": self.name},
-            ) from err
         except MeterRateLimitError as err:
             return self._rate_limited(err)
-        except MeterError as err:
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key="push_unavailable",
-                translation_placeholders={"name": self.name, "error": str(err)},
-            ) from err
         if self.update_interval != self.poll_interval:
             LOGGER.debug("%s: back to polling every %s", self.name, self.poll_interval)
             self.update_interval = self.poll_interval

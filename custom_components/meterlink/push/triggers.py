@@ -16,10 +16,15 @@ from typing import Final
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
-from ..const import DOMAIN, LOGGER
+from ..const import LOGGER
+from ..errors import ErrorTable, Rule, translate_errors
 from ..meters.errors import MeterError
 from ..meters.push.triggers import Trigger, TriggerClient
 from ..runtime import MeterLinkConfigEntry
+
+LIST_ERRORS: Final[ErrorTable] = (
+    Rule(error=MeterError, key="device_api_triggers_failed", raises=UpdateFailed),
+)
 
 TRIGGER_REFRESH: Final = timedelta(minutes=2)
 
@@ -62,14 +67,8 @@ class TriggerCoordinator(DataUpdateCoordinator[dict[str, GatewayTrigger]]):
     async def _async_update_data(self) -> dict[str, GatewayTrigger]:
         found: dict[str, GatewayTrigger] = {}
         for gateway in self._gateways():
-            try:
+            with translate_errors(LIST_ERRORS, {"gateway": gateway}):
                 triggers = await self._client.list(gateway)
-            except MeterError as err:
-                raise UpdateFailed(
-                    translation_domain=DOMAIN,
-                    translation_key="device_api_triggers_failed",
-                    translation_placeholders={"gateway": gateway, "error": str(err)},
-                ) from err
             for trigger in triggers:
                 if trigger.trigger_uuid:
                     found[trigger.trigger_uuid] = GatewayTrigger(gateway, trigger)

@@ -16,17 +16,39 @@ from typing import Any, Final, override
 
 from homeassistant.const import CONF_DEVICE_ID, CONF_HOST
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ConfigEntryAuthFailed, HomeAssistantError
+from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
 from ..const import DOMAIN, LOGGER
 from ..energy_guard import CounterGuard
+from ..errors import ErrorTable, Reauth, Rule, translate_errors, update_errors
 from ..meters.errors import MeterAuthError, MeterCommandError, MeterError, MeterRateLimitError
 from ..meters.smartmac import SmartMacReading
 from ..runtime import MeterLinkConfigEntry, MeterLinkRuntimeData, runtime_of
 from .descriptions import COUNTER_KEYS
 from .link import SmartMacLink
 from .options import SmartMacOptions
+
+UPDATE_ERRORS: Final[ErrorTable] = (
+    Rule(
+        error=MeterAuthError,
+        key="smartmac_invalid_pin",
+        raises=ConfigEntryAuthFailed,
+        with_error=False,
+    ),
+    Rule(error=MeterError, key="smartmac_unavailable", raises=UpdateFailed),
+)
+RELAY_ERRORS: Final[ErrorTable] = (
+    Rule(
+        error=MeterRateLimitError,
+        key="smartmac_busy",
+        with_error=False,
+        details=lambda err: {"seconds": str(math.ceil(err.retry_after))} if err.retry_after else {},
+    ),
+    Rule(error=MeterAuthError, key="smartmac_invalid_pin", with_error=False, reauth=True),
+    Rule(error=MeterCommandError, key="smartmac_relay_unconfirmed", with_error=False),
+    Rule(error=MeterError, key="smartmac_command_failed"),
+)
 
 POLL_MAX_WAIT: Final = 3.0  # a poll waits this long for the budget at most, then backs off
 COMMAND_MAX_WAIT: Final = 65.0  # a relay command queues up to one standard interval (+ slack)
@@ -64,7 +86,12 @@ class SmartMacCoordinator(DataUpdateCoordinator[SmartMacReading]):
         """Seconds after which a reading is too old to show."""
         return STALE_POLLS * self.poll_interval.total_seconds()
 
+    def error_placeholders(self) -> dict[str, str]:
+        """Every message names the device and where it is reached."""
+        return {CONF_DEVICE_ID: self.device_id, CONF_HOST: self.link.client.host}
+
     @override
+    @update_errors(UPDATE_ERRORS)
     async def _async_update_data(self) -> SmartMacReading:
         """Read the device; a reading the flow or a reload just made is used as it is."""
         shown: SmartMacReading | None = self.data  # None until the first reading
@@ -72,24 +99,8 @@ class SmartMacCoordinator(DataUpdateCoordinator[SmartMacReading]):
             return self._fresh(recent)
         try:
             reading = await self.link.read(max_wait=POLL_MAX_WAIT)
-        except MeterAuthError as err:
-            raise ConfigEntryAuthFailed(
-                translation_domain=DOMAIN,
-                translation_key="smartmac_invalid_pin",
-                translation_placeholders={CONF_DEVICE_ID: self.device_id},
-            ) from err
         except MeterRateLimitError as err:
             return self._rate_limited(err)
-        except MeterError as err:
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key="smartmac_unavailable",
-                translation_placeholders={
-                    CONF_DEVICE_ID: self.device_id,
-                    CONF_HOST: self.link.client.host,
-                    "error": str(err),
-                },
-            ) from err
         return self._fresh(reading)
 
     def _fresh(self, reading: SmartMacReading) -> SmartMacReading:
@@ -135,37 +146,18 @@ class SmartMacCoordinator(DataUpdateCoordinator[SmartMacReading]):
         minute has a request slot within that); its answer is a full reading, so it replaces the
         next poll.
         """
-        placeholders = {CONF_DEVICE_ID: self.device_id}
-        try:
+        placeholders = {
+            CONF_DEVICE_ID: self.device_id,
+            "seconds": str(math.ceil(self.link.client.interval)),  # unless the device says
+        }
+        with translate_errors(
+            RELAY_ERRORS,
+            placeholders,
+            reauth=Reauth(lambda data: self.config_entry.async_start_reauth(self.hass, data=data)),
+        ):
             reading = await self.link.set_relay(
                 on, self.options.relay_polarity, max_wait=COMMAND_MAX_WAIT
             )
-        except MeterRateLimitError as err:
-            wait = err.retry_after or self.link.client.interval
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="smartmac_busy",
-                translation_placeholders={**placeholders, "seconds": str(math.ceil(wait))},
-            ) from err
-        except MeterAuthError as err:
-            self.config_entry.async_start_reauth(self.hass)
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="smartmac_invalid_pin",
-                translation_placeholders=placeholders,
-            ) from err
-        except MeterCommandError as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="smartmac_relay_unconfirmed",
-                translation_placeholders=placeholders,
-            ) from err
-        except MeterError as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="smartmac_command_failed",
-                translation_placeholders={**placeholders, "error": str(err)},
-            ) from err
         self.async_set_updated_data(self._fresh(reading))
 
 
