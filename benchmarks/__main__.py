@@ -24,8 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from custom_components.meterlink.meters.ekm.bus import BusTiming, EkmBus
-from custom_components.meterlink.meters.ekm.reading import MeterVersion
+from custom_components.meterlink.meters.ekm import BusTiming, EkmBus, MeterVersion
 from simulator.ekm.meter import SimMeter
 from simulator.ekm.rs485 import CHAR_TIME, EkmBusSimulator
 

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from custom_components.meterlink.meters.ekm.reading import MeterVersion
+from custom_components.meterlink.meters.ekm import MeterVersion
 
 from . import smartmac
 from .ekm import push3

@@ -67,7 +67,7 @@ DEFAULT_METERS: tuple[MeterSpec, ...] = (
 
 
 def _in_library_tests(request: pytest.FixtureRequest) -> bool:
-    return "lib" in request.node.path.relative_to(request.config.rootpath).parts[1:2]
+    return "meters" in request.node.path.relative_to(request.config.rootpath).parts[1:2]
 
 
 @pytest.fixture(autouse=True)

@@ -78,9 +78,7 @@ from .ekm.const import (
     SUBENTRY_METER,
 )
 from .ekm.coordinator import printed_number
-from .meters.ekm.bus import EkmBus
-from .meters.ekm.frames import normalize_address
-from .meters.ekm.reading import EkmReading, MeterVersion
+from .meters.ekm import EkmBus, EkmReading, MeterVersion, normalize_address
 from .meters.errors import (
     InvalidParameterError,
     MeterAuthError,

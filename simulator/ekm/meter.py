@@ -15,15 +15,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from custom_components.meterlink.meters.ekm.commands import (
+from custom_components.meterlink.meters.ekm import (
     CT_RATIOS,
     DEMAND_PERIODS,
     MAX_RELAY_SECONDS,
     PULSE_OUTPUT_RATIOS,
+    Block,
+    FieldValue,
+    MeterVersion,
+    normalize_address,
 )
-from custom_components.meterlink.meters.ekm.frames import normalize_address
-from custom_components.meterlink.meters.ekm.layout import Block
-from custom_components.meterlink.meters.ekm.reading import FieldValue, MeterVersion
 
 LINES = (1, 2, 3)
 TARIFFS = (1, 2, 3, 4)

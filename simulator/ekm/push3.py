@@ -18,8 +18,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from custom_components.meterlink.meters.ekm.layout import LAYOUTS, Kind
-from custom_components.meterlink.meters.ekm.reading import FieldValue
+from custom_components.meterlink.meters.ekm import LAYOUTS, FieldValue, Kind
 
 from ..web import WebService
 from .push_cloud import (

@@ -31,9 +31,13 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from custom_components.meterlink.meters.ekm.frames import decode_response, encode_response
-from custom_components.meterlink.meters.ekm.layout import Block
-from custom_components.meterlink.meters.ekm.reading import FieldValue, MeterVersion
+from custom_components.meterlink.meters.ekm import (
+    Block,
+    FieldValue,
+    MeterVersion,
+    decode_response,
+    encode_response,
+)
 
 from ..web import WebService
 from .meter import SimMeter

@@ -37,8 +37,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from custom_components.meterlink.meters.ekm.layout import Block
-from custom_components.meterlink.meters.ekm.reading import MeterVersion
+from custom_components.meterlink.meters.ekm import Block, MeterVersion
 
 from .meter import TARIFFS, SimMeter
 from .push_cloud import PushSimulator, SimIoStack

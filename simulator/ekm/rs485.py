@@ -18,15 +18,16 @@ import tty
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
-from custom_components.meterlink.meters.ekm.crc import ekm_crc
-from custom_components.meterlink.meters.ekm.frames import (
+from custom_components.meterlink.meters.ekm import (
     ACK,
     CLOSE_FRAME,
+    Block,
+    FieldValue,
+    MeterVersion,
     decode_response,
+    ekm_crc,
     encode_response,
 )
-from custom_components.meterlink.meters.ekm.layout import Block
-from custom_components.meterlink.meters.ekm.reading import FieldValue, MeterVersion
 
 from .meter import SimMeter
 

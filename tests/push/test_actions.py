@@ -14,7 +14,7 @@ from homeassistant.helpers import device_registry as dr
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.meterlink.const import DOMAIN
-from custom_components.meterlink.meters.push.commands import (
+from custom_components.meterlink.meters.push.settings.commands import (
     COMMANDS,
     CommandSpec,
     ParamKind,

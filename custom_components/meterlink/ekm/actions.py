@@ -25,7 +25,7 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
 
 from ..const import DOMAIN
-from ..meters.ekm.commands import MAX_RELAY_SECONDS, relay
+from ..meters.ekm import MAX_RELAY_SECONDS, relay
 from ..meters.errors import InvalidParameterError
 from ..runtime import MeterLinkConfigEntry
 from .bus import EkmBusCoordinator, EkmBusRuntimeData, MeterConfig, reading_as_dict

@@ -29,9 +29,7 @@ from homeassistant.util import dt as dt_util
 from ..const import CONF_MODEL, CONF_PASSWORD, CONF_SCAN_INTERVAL, DOMAIN, LOGGER
 from ..energy_guard import EnergyGuard
 from ..errors import ErrorTable, Reauth, Rule, translate_errors
-from ..meters.ekm.bus import EkmBus
-from ..meters.ekm.commands import Command
-from ..meters.ekm.reading import EkmReading, MeterVersion
+from ..meters.ekm import Command, EkmBus, EkmReading, MeterVersion
 from ..meters.errors import (
     InvalidParameterError,
     MeterAuthError,

@@ -14,8 +14,7 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 
 from ..const import DOMAIN
-from ..meters.ekm.commands import Command
-from ..meters.ekm.reading import MODEL_NAMES, EkmReading, MeterVersion
+from ..meters.ekm import MODEL_NAMES, Command, EkmReading, MeterVersion
 from .const import MANUFACTURER_EKM
 
 

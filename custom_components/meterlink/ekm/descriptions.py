@@ -40,9 +40,7 @@ from homeassistant.const import (
 from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
 
-from ..meters.ekm import commands
-from ..meters.ekm.commands import Command
-from ..meters.ekm.reading import EkmReading, MeterVersion, signed_power_factor
+from ..meters.ekm import Command, EkmReading, MeterVersion, commands, signed_power_factor
 
 LINES = (1, 2, 3)
 TARIFFS = (1, 2, 3, 4)
@@ -110,19 +108,6 @@ class EkmButtonEntityDescription(ButtonEntityDescription):
 
 
 # Derived values -----------------------------------------------------------------------------
-
-
-def _decimals(value: float) -> int:
-    text = repr(float(value))
-    return 0 if "e" in text else len(text.split(".")[1].rstrip("0"))
-
-
-def difference(reading: EkmReading, total: str, reverse: str) -> float | None:
-    """`total` - `reverse`, rounded to their decimals so 0.1 steps stay 0.1 steps."""
-    minuend, subtrahend = reading.number(total), reading.number(reverse)
-    if minuend is None or subtrahend is None:
-        return None
-    return round(minuend - subtrahend, max(_decimals(minuend), _decimals(subtrahend)))
 
 
 def line_power(reading: EkmReading, line: int) -> float | None:
@@ -195,7 +180,7 @@ def _line_sensors(line: int) -> tuple[EkmSensorEntityDescription, ...]:
     return (
         _energy(
             f"line_{line}_import_energy",
-            lambda r: difference(r, f"kWh_Ln_{line}", f"Rev_kWh_Ln_{line}"),
+            lambda r: r.difference(f"kWh_Ln_{line}", f"Rev_kWh_Ln_{line}"),
             exists_fn=_v4,
         ),
         _energy(
@@ -260,7 +245,7 @@ def _tariff_sensors(tariff: int) -> tuple[EkmSensorEntityDescription, ...]:
     return (
         _energy(
             f"tariff_{tariff}_import_energy",
-            lambda r: difference(r, f"kWh_Tariff_{tariff}", f"Rev_kWh_Tariff_{tariff}"),
+            lambda r: r.difference(f"kWh_Tariff_{tariff}", f"Rev_kWh_Tariff_{tariff}"),
         ),
         _energy(
             f"tariff_{tariff}_export_energy",

@@ -26,8 +26,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
 from ..entity import MeterLinkEntity, async_add_new_entities
-from ..meters.ekm.commands import Command
-from ..meters.ekm.reading import EkmReading, MeterVersion
+from ..meters.ekm import Command, EkmReading, MeterVersion
 from ..runtime import MeterLinkConfigEntry, PlatformSetup
 from .bus import MeterConfig, ekm_bus_runtime
 from .coordinator import EkmCoordinator, MeterIdentity

@@ -10,7 +10,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.util.hass_dict import HassKey
 
 from ..const import CONNECTION_EKM_PUSH, CONNECTION_PUSH3, DOMAIN
-from ..meters.push.client import PushClient
+from ..meters.push import PushClient
 from ..runtime import Connection, MeterLinkConfigEntry, PlatformSetup
 from . import coordinator as push_coordinator
 from .coordinator import (

@@ -31,9 +31,9 @@ from homeassistant.helpers import device_registry as dr
 from ..const import DOMAIN
 from ..errors import translate_errors
 from ..meters.errors import InvalidParameterError
-from ..meters.push.commands import Target, check_target_id, normalize_gateway, validate_command
-from ..meters.push.models import PushInventory
-from ..meters.push.triggers import Trigger, check_trigger_uuid, validate_trigger
+from ..meters.json import plain_object
+from ..meters.push import PushInventory, Trigger, check_trigger_uuid, validate_trigger
+from ..meters.push.settings import Target, check_target_id, normalize_gateway, validate_command
 from ..runtime import MeterLinkConfigEntry
 from .coordinator import cloud_gateway_id
 from .settings import (
@@ -42,7 +42,6 @@ from .settings import (
     device_settings,
     invalid,
     is_cloud_entry,
-    jsonable,
     redacted,
 )
 
@@ -215,7 +214,7 @@ def _gateways(resolved: Resolved, data: Mapping[str, Any], *, one: bool) -> list
 
 
 def _trigger_json(trigger: Trigger, gateway: str | None) -> dict[str, Any]:
-    result: dict[str, Any] = jsonable(trigger.as_json())
+    result: dict[str, Any] = plain_object(trigger.as_json())
     if gateway is not None:
         result[ATTR_GATEWAY] = gateway
     return result
@@ -277,7 +276,7 @@ def async_setup_push_services(hass: HomeAssistant) -> None:
             ATTR_TARGET: target.value,
             ATTR_TARGET_ID: target_id,
             ATTR_COMMAND: spec.name,
-            **jsonable(answer.as_json()),
+            **plain_object(answer.as_json()),
         }
 
     async def _list_triggers(call: ServiceCall) -> ServiceResponse:

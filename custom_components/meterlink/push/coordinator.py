@@ -33,13 +33,17 @@ from ..ekm.const import MANUFACTURER_EKM
 from ..ekm.coordinator import EkmCoordinator, MeterIdentity, meter_device_info, printed_number
 from ..energy_guard import EnergyGuard
 from ..errors import ErrorTable, Rule, update_errors
-from ..meters.ekm.reading import EkmReading, MeterVersion
+from ..meters.ekm import EkmReading, MeterVersion
 from ..meters.errors import MeterAuthError, MeterError, MeterRateLimitError
-from ..meters.push.account import DEFAULT_ACCOUNT_URL
-from ..meters.push.client import PushClient
-from ..meters.push.models import IoStackReading, PushInventory, PushReadings
-from ..meters.push.push3 import Push3Client
-from ..meters.push.realtime import DEFAULT_API_URL
+from ..meters.push import (
+    DEFAULT_ACCOUNT_URL,
+    DEFAULT_API_URL,
+    IoStackReading,
+    Push3Client,
+    PushClient,
+    PushInventory,
+    PushReadings,
+)
 from ..runtime import MeterLinkConfigEntry, MeterLinkRuntimeData, runtime_of
 
 if TYPE_CHECKING:

@@ -24,7 +24,7 @@ from homeassistant.components.sensor import (
 from homeassistant.const import EntityCategory, UnitOfElectricPotential, UnitOfTemperature
 from homeassistant.helpers.typing import StateType
 
-from ..meters.push.models import TIMESTAMP_FIELD, IoStackReading
+from ..meters.push import TIMESTAMP_FIELD, IoStackReading
 
 CHANNELS: Final = (1, 2, 3, 4)
 # Bookkeeping of every read, not a measurement.

@@ -30,7 +30,7 @@ from ..ekm.const import MANUFACTURER_EKM
 from ..ekm.coordinator import printed_number
 from ..ekm.entities import EkmBinarySensor, EkmSensor, meter_entities
 from ..entity import MeterLinkEntity, async_add_new_entities
-from ..meters.push.models import IoStackReading
+from ..meters.push import IoStackReading
 from ..runtime import MeterLinkConfigEntry
 from .coordinator import PushCoordinator, PushData, push_meter, push_runtime
 from .descriptions import (

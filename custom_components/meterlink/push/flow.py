@@ -45,9 +45,7 @@ from ..meters.errors import (
     MeterServerError,
     MeterTimeoutError,
 )
-from ..meters.push.models import PushInventory, PushReadings
-from ..meters.push.push3 import gateway_unique_id
-from ..meters.push.realtime import check_key
+from ..meters.push import PushInventory, PushReadings, check_key, gateway_unique_id
 from . import coordinator as push_coordinator
 from .coordinator import (
     CONF_EXCLUDED,

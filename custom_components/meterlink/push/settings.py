@@ -27,7 +27,7 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
 from ..const import CONNECTION_EKM_PUSH, DOMAIN, LOGGER
 from ..errors import ErrorTable, Rule
-from ..meters.ekm.reading import EkmReading
+from ..meters.ekm import EkmReading
 from ..meters.errors import (
     InvalidParameterError,
     MeterAuthError,
@@ -35,18 +35,24 @@ from ..meters.errors import (
     MeterPermissionError,
     MeterRateLimitError,
 )
-from ..meters.push.commands import JsonValue, Target
-from ..meters.push.device_api import (
+from ..meters.json import JsonValue, api_error_text
+from ..meters.push import (
+    IoStackReading,
+    PushInventory,
+    Trigger,
+    TriggerClient,
+    TriggerNotFoundError,
+)
+from ..meters.push.settings import (
     DEFAULT_ANSWER_TIMEOUT,
     AnswerTimeoutError,
+    CommandAnswer,
     CommandFailedError,
     DeviceApiClient,
+    Target,
     raise_for_failure,
     request_json,
 )
-from ..meters.push.device_stream import CommandAnswer, api_error_text
-from ..meters.push.models import IoStackReading, PushInventory
-from ..meters.push.triggers import Trigger, TriggerClient, TriggerNotFoundError
 from ..runtime import MeterLinkConfigEntry, connection_of
 from .coordinator import EkmPushCoordinator, entry_key, push_runtime
 from .triggers import TriggerCoordinator
@@ -323,7 +329,7 @@ async def probe_access(session: ClientSession, api_url: str, token: str, key: st
     is not the Trigger API's) leaves it unknown, to be asked again later.
     """
     try:
-        status, body = await request_json(
+        answer = await request_json(
             session,
             "DELETE",
             f"{api_url}/api/trigger",
@@ -335,7 +341,8 @@ async def probe_access(session: ClientSession, api_url: str, token: str, key: st
     except MeterError as err:
         LOGGER.debug("cannot tell what the API token may do yet: %s", err)
         return TokenAccess.UNKNOWN
-    if status == 404 and api_error_text(body) is not None:
+    status = answer.status
+    if status == 404 and api_error_text(answer.body) is not None:
         return TokenAccess.WRITE
     return {401: TokenAccess.INVALID, 403: TokenAccess.READ}.get(status, TokenAccess.UNKNOWN)
 
@@ -374,12 +381,3 @@ def redacted(entry: MeterLinkConfigEntry, text: str) -> str:
         if secret:
             text = text.replace(secret, "***")
     return text
-
-
-def jsonable(value: Any) -> Any:
-    """A library value (mapping proxies, tuples) as plain JSON for a service response."""
-    if isinstance(value, dict) or hasattr(value, "items"):
-        return {str(key): jsonable(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(item) for item in value]
-    return value

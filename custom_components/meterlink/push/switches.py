@@ -27,8 +27,9 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity, DataUpda
 from ..const import CONF_PASSWORD, DOMAIN, LOGGER
 from ..entity import async_add_new_entities
 from ..errors import translate_errors
-from ..meters.ekm.reading import MeterVersion
-from ..meters.push.commands import IOSTACK_PINS, RELAYS, JsonValue, Target
+from ..meters.ekm import MeterVersion
+from ..meters.json import JsonValue, plain
+from ..meters.push.settings import IOSTACK_PINS, RELAYS, Target
 from ..runtime import MeterLinkConfigEntry
 from .coordinator import cloud_gateway_id
 from .settings import (
@@ -41,7 +42,6 @@ from .settings import (
     device_read,
     device_settings,
     inventory_of,
-    jsonable,
     redacted,
 )
 from .triggers import TRIGGER_REFRESH, GatewayTrigger, TriggerCoordinator
@@ -401,8 +401,8 @@ class PushTriggerSwitch(CoordinatorEntity[TriggerCoordinator], SwitchEntity):
             "trigger_uuid": self.trigger_uuid,
             "gateway": self.gateway,
             "trigger_name": trigger.trigger_name,
-            "conditions": jsonable([condition.as_json() for condition in trigger.conditions]),
-            "actions": jsonable([action.as_json() for action in trigger.actions]),
+            "conditions": plain([condition.as_json() for condition in trigger.conditions]),
+            "actions": plain([action.as_json() for action in trigger.actions]),
             "created_at": trigger.created_at,
             "updated_at": trigger.updated_at,
         }

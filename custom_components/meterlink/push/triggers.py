@@ -19,7 +19,7 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, Upda
 from ..const import LOGGER
 from ..errors import ErrorTable, Rule, translate_errors
 from ..meters.errors import MeterError
-from ..meters.push.triggers import Trigger, TriggerClient
+from ..meters.push import Trigger, TriggerClient
 from ..runtime import MeterLinkConfigEntry
 
 LIST_ERRORS: Final[ErrorTable] = (

@@ -39,8 +39,14 @@ from ..meters.errors import (
     MeterRateLimitError,
     MeterTimeoutError,
 )
-from ..meters.smartmac import RelayPolarity, SmartMacModel, SmartMacReading
-from ..meters.smartmac.protocol import check_device_id, check_pin, normalize_host
+from ..meters.http import normalize_host
+from ..meters.smartmac import (
+    RelayPolarity,
+    SmartMacModel,
+    SmartMacReading,
+    check_device_id,
+    check_pin,
+)
 from .link import async_get_link
 from .options import (
     CONF_EXTENDED,

@@ -19,8 +19,15 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.util.hass_dict import HassKey
 
 from ..meters.errors import MeterError, MeterRateLimitError
-from ..meters.smartmac import RelayPolarity, SmartMacClient, SmartMacModel, SmartMacReading
-from ..meters.smartmac.protocol import check_device_id, check_pin, normalize_host
+from ..meters.http import normalize_host
+from ..meters.smartmac import (
+    RelayPolarity,
+    SmartMacClient,
+    SmartMacModel,
+    SmartMacReading,
+    check_device_id,
+    check_pin,
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from homeassistant.components.sensor import SensorDeviceClass
 from homeassistant.const import UnitOfEnergy, UnitOfVolume
 
 from ..const import CONF_MODEL, CONF_SCAN_INTERVAL
-from ..meters.smartmac import EXTENDED_INTERVAL, STANDARD_INTERVAL, RelayPolarity, SmartMacModel
+from ..meters.smartmac import STANDARD_INTERVAL, RelayPolarity, SmartMacModel, request_interval
 
 # Entry data (besides CONF_CONNECTION, CONF_HOST, CONF_DEVICE_ID, CONF_PIN)
 CONF_EXTENDED: Final = "extended"  # the device answered with extended-version keys
@@ -78,7 +78,7 @@ class PulseChannel:
 
 def min_scan_interval(extended: bool) -> int:
     """The shortest poll interval the device's request budget allows."""
-    return int(EXTENDED_INTERVAL if extended else STANDARD_INTERVAL)
+    return int(request_interval(extended))
 
 
 def default_scan_interval(extended: bool) -> int:

@@ -38,7 +38,7 @@ from custom_components.meterlink.meters.push.triggers import (
 )
 from simulator.ekm.push_device_api import DeviceApiSimulator
 
-from .test_push_device_api import (
+from .test_settings_client import (
     ADMIN_TOKEN,
     FOREIGN,
     FOREIGN_TOKEN,

@@ -40,7 +40,7 @@ from custom_components.meterlink.meters.smartmac.models import (
 )
 from simulator.smartmac import Offline, SimSmartMac, SmartMacSimulator, WrongPinAnswer
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PIN = "937451"
 EXT, STD, D101, D105 = "1728053249", "1728053250", "1728053251", "1728053252"
 

@@ -9,7 +9,7 @@ from custom_components.meterlink.meters.ekm.layout import Block
 from custom_components.meterlink.meters.errors import MeterCrcError, MeterFrameError
 
 CAPTURE = bytes.fromhex(
-    (Path(__file__).parent.parent / "fixtures" / "ekm_v4a_capture.hex").read_text()
+    (Path(__file__).resolve().parents[2] / "fixtures" / "ekm_v4a_capture.hex").read_text()
 )
 
 

@@ -36,7 +36,7 @@ from simulator.ekm.meter import SimMeter
 from simulator.ekm.push_cloud import PushSimulator, SimIoStack
 from simulator.ekm.rs485 import EkmBusSimulator
 
-from .conftest import FAST, V3_ADDRESS, V4_ADDRESS, V4_OTHER, make_meters
+from ..conftest import FAST, V3_ADDRESS, V4_ADDRESS, V4_OTHER, make_meters
 
 GW_A, GW_B = "4016fa0500cd", "4016fa0500ce"
 STACK = "000000900001"

@@ -15,11 +15,15 @@ from typing import Any
 
 import aiohttp
 
-from ..errors import (
+from ...errors import (
     InvalidParameterError,
 )
-from .commands import COMMANDS, Target, check_target_id, normalize_gateway, validate_command
-from .device_api import (
+from ..triggers import (
+    TriggerClient,
+    check_trigger_uuid,
+    validate_trigger,
+)
+from .client import (
     DEFAULT_ANSWER_TIMEOUT,
     DEFAULT_API_URL,
     DeviceApiClient,
@@ -27,11 +31,7 @@ from .device_api import (
     raise_for_failure,
     validate_api_url,
 )
-from .triggers import (
-    TriggerClient,
-    check_trigger_uuid,
-    validate_trigger,
-)
+from .commands import COMMANDS, Target, check_target_id, normalize_gateway, validate_command
 
 # Checked before the tool's own table (first match wins): web-API refusals get their own codes.
 

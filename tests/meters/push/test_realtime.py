@@ -26,6 +26,7 @@ from custom_components.meterlink.meters.errors import (
     MeterRateLimitError,
     MeterServerError,
 )
+from custom_components.meterlink.meters.json import decode
 from custom_components.meterlink.meters.push.account import (
     account_url,
     interpret_account,
@@ -57,7 +58,6 @@ from custom_components.meterlink.meters.push.status import (
     PushNoDataError,
     PushQueryError,
     api_error,
-    decode_json,
     redact,
 )
 
@@ -237,7 +237,7 @@ def test_rate_limit_honours_retry_after() -> None:
 
 def test_truncated_json_says_so() -> None:
     with pytest.raises(MeterFrameError, match="truncated"):
-        decode_json(readmeter({"Meter": V4, "ReadData": []})[:-3])
+        decode(readmeter({"Meter": V4, "ReadData": []})[:-3])
 
 
 def test_redact_removes_the_key_in_every_form() -> None:

@@ -30,14 +30,14 @@ from custom_components.meterlink.meters.errors import (
     MeterPermissionError,
     MeterTimeoutError,
 )
-from custom_components.meterlink.meters.push.commands import Target
-from custom_components.meterlink.meters.push.device_api import (
+from custom_components.meterlink.meters.push.settings.client import (
     AnswerTimeoutError,
     CommandFailedError,
     DeviceApiClient,
     StreamTransport,
     raise_for_failure,
 )
+from custom_components.meterlink.meters.push.settings.commands import Target
 from simulator.ekm.meter import SimMeter
 from simulator.ekm.push_device_api import (
     DeviceApiSimulator,
@@ -545,7 +545,7 @@ async def test_invalid_parameters_are_refused_before_sending(
 
 
 def test_every_documented_command_has_a_refused_case() -> None:
-    from custom_components.meterlink.meters.push.commands import COMMANDS
+    from custom_components.meterlink.meters.push.settings.commands import COMMANDS
 
     covered = {(Target(t), c) for t, c, _ in BAD_PARAMS if t in ("meter", "iostack")}
     assert set(COMMANDS) <= covered

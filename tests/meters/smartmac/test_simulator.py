@@ -20,7 +20,7 @@ from simulator.smartmac import (
     WrongPinAnswer,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PIN = "012345"
 
 

@@ -22,7 +22,7 @@ from custom_components.meterlink.meters.errors import (
 )
 from simulator.ekm.rs485 import EkmBusSimulator
 
-from .conftest import FAST, V3_ADDRESS, V4_ADDRESS, V4_OTHER
+from ..conftest import FAST, V3_ADDRESS, V4_ADDRESS, V4_OTHER
 
 
 def served_truth(sim: EkmBusSimulator, address: str, block: Block, index: int = -1) -> dict:

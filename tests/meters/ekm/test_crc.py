@@ -4,7 +4,6 @@ import pytest
 
 from custom_components.meterlink.meters.ekm.commands import (
     login_frame,
-    read_setting_frame,
     relay,
     set_time,
     write_frame,
@@ -42,7 +41,7 @@ def test_builders_put_the_crc_after_etx_and_cover_from_after_soh() -> None:
     assert login_frame("00000000") == b"\x01P1\x02(00000000)\x03\x32\x44"
     assert relay(1, closed=True).frame == b"\x01W1\x020081(10000)\x03\x31\x61"
     assert relay(2, closed=False).frame == b"\x01W1\x020082(00000)\x03\x35\x51"
-    assert read_setting_frame("11") == b"\x01R1\x020011()\x03\x13\x16"
+    assert ekm_crc(b"R1\x020011()\x03") == b"\x13\x16"  # R1 settings read, 0011
     assert write_frame("60", "15090103100620").endswith(b"\x03\x55\x62")
 
 

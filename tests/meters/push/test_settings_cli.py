@@ -19,7 +19,7 @@ from simulator.ekm.meter import SimMeter
 from simulator.ekm.push_cloud import PushSimulator, SimIoStack
 from simulator.ekm.push_device_api import DeviceApiSimulator, TokenInfo, attach_to_cloud
 
-from .test_push_device_api import (
+from .test_settings_client import (
     GATEWAY,
     GATEWAY_KEY,
     OWNER_TOKEN,
@@ -28,7 +28,7 @@ from .test_push_device_api import (
     V4,
     make_simulator,
 )
-from .test_push_triggers import SEED_CREATE, trigger_for
+from .test_triggers import SEED_CREATE, trigger_for
 
 V4_CLOUD = "000300004001"
 STACK_CLOUD = "000000904001"

@@ -26,7 +26,9 @@ from custom_components.meterlink.meters.errors import (
     MeterRateLimitError,
     MeterServerError,
 )
-from custom_components.meterlink.meters.push.commands import (
+from custom_components.meterlink.meters.http import error_for_status
+from custom_components.meterlink.meters.json import api_error_text
+from custom_components.meterlink.meters.push.settings.commands import (
     COMMANDS,
     ParamKind,
     Target,
@@ -34,14 +36,12 @@ from custom_components.meterlink.meters.push.commands import (
     normalize_gateway,
     validate_command,
 )
-from custom_components.meterlink.meters.push.device_stream import (
+from custom_components.meterlink.meters.push.settings.stream import (
     MAX_MESSAGE,
     AnswerDemux,
     CommandAnswer,
     StreamDecoder,
     answers_in,
-    api_error_text,
-    error_for_status,
     parse_answer,
     parse_receipt,
 )
@@ -299,7 +299,12 @@ def test_table_covers_the_documented_commands() -> None:
     assert {name for target, name in COMMANDS if target is Target.METER} == meter
     assert {name for target, name in COMMANDS if target is Target.IOSTACK} == iostack
     relay = command_spec("meter", "SetRelay")
-    assert relay.param_names == ("relay", "status", "duration", "meter_password")
+    assert tuple(param.name for param in relay.params) == (
+        "relay",
+        "status",
+        "duration",
+        "meter_password",
+    )
     by_name = {param.name: param for param in relay.params}
     assert by_name["relay"].choices == ("Relay_1", "Relay_2")
     assert by_name["status"].choices == ("open", "close")

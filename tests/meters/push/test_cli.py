@@ -21,9 +21,9 @@ from simulator.ekm.push3 import Push3Simulator
 from simulator.ekm.push_cloud import PushSimulator, SimIoStack
 from simulator.ekm.rs485 import EkmBusSimulator
 
-from .conftest import V3_ADDRESS, V4_ADDRESS, V4_OTHER, make_meters
+from ..conftest import V3_ADDRESS, V4_ADDRESS, V4_OTHER, make_meters
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 STACK = "000000900001"
 
 

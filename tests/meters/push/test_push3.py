@@ -24,9 +24,9 @@ from custom_components.meterlink.meters.push.push3 import Push3Client, gateway_u
 from simulator.ekm.push3 import Push3Simulator
 from simulator.ekm.push_cloud import PushSimulator, SimIoStack
 
-from .conftest import V3_ADDRESS, V4_ADDRESS, make_meters
+from ..conftest import V3_ADDRESS, V4_ADDRESS, make_meters
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "push3_gateway.json"
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "push3_gateway.json"
 STACK = "000000900001"
 
 

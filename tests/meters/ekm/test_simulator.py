@@ -17,7 +17,7 @@ from custom_components.meterlink.meters.ekm.reading import MeterVersion
 from simulator.ekm.meter import SimMeter
 from simulator.ekm.rs485 import EkmBusSimulator, Faults
 
-from .conftest import V3_ADDRESS, V4_ADDRESS, make_meters
+from ..conftest import V3_ADDRESS, V4_ADDRESS, make_meters
 
 ACK = b"\x06"
 LOGIN = commands.login_frame("00000000")

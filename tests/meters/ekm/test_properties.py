@@ -27,7 +27,7 @@ from custom_components.meterlink.meters.ekm.reading import EkmReading, FieldValu
 from custom_components.meterlink.meters.errors import InvalidParameterError, MeterFrameError
 from simulator.ekm.meter import SimMeter
 
-from .conftest import V3_ADDRESS, V4_ADDRESS
+from ..conftest import V3_ADDRESS, V4_ADDRESS
 
 FAST_SETTINGS = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]

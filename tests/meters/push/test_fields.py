@@ -37,7 +37,7 @@ from custom_components.meterlink.meters.push.models import (
 )
 from simulator.ekm.meter import SimMeter
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "push3_gateway.json"
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "push3_gateway.json"
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 V4 = "000300001001"
 

@@ -18,7 +18,7 @@ from custom_components.meterlink.meters.errors import (
 )
 from simulator.ekm.rs485 import EkmBusSimulator, Faults
 
-from .conftest import FAST, V3_ADDRESS, V4_ADDRESS, make_meters
+from ..conftest import FAST, V3_ADDRESS, V4_ADDRESS, make_meters
 
 
 async def test_bad_crc_every_time_is_a_crc_error(tcp_bus: EkmBus, sim: EkmBusSimulator) -> None:

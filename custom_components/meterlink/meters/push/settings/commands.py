@@ -15,7 +15,6 @@ valid input.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,21 +22,18 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from ..ekm.commands import (
+from ...ekm.commands import (
     CT_RATIOS,
     LCD_ITEM_CODES,
     MAX_RELAY_SECONDS,
     PULSE_OUTPUT_RATIOS,
 )
-from ..errors import InvalidParameterError
+from ...ekm.reading import DEMAND_PERIOD_MINUTES
+from ...errors import InvalidParameterError
+from ...json import JsonValue, plain
 
-type JsonValue = bool | int | float | str | list[JsonValue] | dict[str, JsonValue] | None
-
-DEFAULT_METER_PASSWORD = "00000000"
 RELAYS = ("Relay_1", "Relay_2")
 RELAY_STATES = ("open", "close")
-DEMAND_PERIOD_CODES = {1: 15, 2: 30, 3: 60}  # code -> minutes (ekm.md §1.11, W1 "50")
-DEMAND_RESET_CODES = {0: "off", 1: "monthly", 2: "weekly", 3: "daily", 4: "hourly"}
 MAX_LCD_ITEMS = 40
 IOSTACK_PINS = (1, 4)  # the ioStack has four digital inputs and four outputs (ekm.md §2.6)
 
@@ -146,11 +142,6 @@ class CommandSpec:
     free_form: bool = False  # parameters exist but are undocumented: any JSON object passes
     cross_check: CrossCheck | None = field(default=None, compare=False, repr=False)
 
-    @property
-    def param_names(self) -> tuple[str, ...]:
-        """Every parameter the command accepts, in the document's order."""
-        return tuple(param.name for param in self.params)
-
     def validate(self, params: Mapping[str, object] | None) -> dict[str, JsonValue]:
         """The parameters as they will be sent; refuses unknown, missing or bad ones."""
         given: Mapping[str, object] = {} if params is None else params
@@ -182,21 +173,11 @@ def _invalid(message: str) -> InvalidParameterError:
     return InvalidParameterError(message)
 
 
-def plain_json(value: object, name: str, depth: int = 0) -> JsonValue:
+def plain_json(value: object, name: str) -> JsonValue:
     """Check that a free-form value is plain, finite JSON (it is sent as is)."""
-    if depth > 16:
-        raise _invalid(f"{name} is nested too deeply")
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise _invalid(f"{name} must be a finite number")
-        return value
-    if isinstance(value, list):
-        return [plain_json(item, name, depth + 1) for item in value]
-    if isinstance(value, dict):
-        return {str(key): plain_json(item, name, depth + 1) for key, item in value.items()}
-    raise _invalid(f"{name} is not a JSON value")
+    return plain(
+        value, max_depth=16, finite=True, error=lambda reason: _invalid(f"{name} {reason}")
+    )
 
 
 # Building blocks -----------------------------------------------------------------------------
@@ -310,7 +291,7 @@ _SPECS: tuple[CommandSpec, ...] = (
                 "max_demand_period",
                 ParamKind.INTEGER,
                 "1 = 15, 2 = 30, 3 = 60 minutes",
-                choices=tuple(DEMAND_PERIOD_CODES),
+                choices=tuple(DEMAND_PERIOD_MINUTES),  # the codes (ekm.md §1.11, W1 "50")
             ),
             _meter_password(),
         ),

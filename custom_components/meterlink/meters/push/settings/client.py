@@ -23,6 +23,7 @@ import contextlib
 import json
 import logging
 import secrets
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -31,7 +32,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from ..errors import (
+from ...errors import (
     InvalidParameterError,
     MeterAuthError,
     MeterCommandError,
@@ -41,21 +42,20 @@ from ..errors import (
     MeterPermissionError,
     MeterTimeoutError,
 )
-from ..http import read_limited, redact, request
+from ...http import Answer, error_for_status, read_limited, redact, request
+from ...json import JsonValue
 from .commands import (
-    JsonValue,
     Target,
     check_target_id,
     normalize_gateway,
     validate_command,
 )
-from .device_stream import (
+from .stream import (
     AnswerDemux,
     CommandAnswer,
     CommandReceipt,
     StreamDecoder,
     answers_in,
-    error_for_status,
     parse_receipt,
 )
 
@@ -263,8 +263,10 @@ class DeviceApiClient:
         query = {"key": self._key}
         if self._gateway:
             query["gateway"] = self._gateway
-        status, raw = await self._request("POST", "/sendCommand", query, body)
-        receipt = parse_receipt(status, raw)
+        answer = await self._request("POST", "/sendCommand", query, body)
+        receipt = parse_receipt(
+            answer.status, answer.body, retry_after=answer.retry_after, now=time.time()
+        )
         self._host = receipt.response_channel_host
         return receipt
 
@@ -392,7 +394,12 @@ class DeviceApiClient:
         ) as response:
             if response.status != 200:
                 body = await read_limited(response, MAX_BODY, "the response stream")
-                error = error_for_status(response.status, body)
+                error = error_for_status(
+                    response.status,
+                    body,
+                    retry_after=response.headers.get("Retry-After"),
+                    now=time.time(),
+                )
                 raise error or MeterFrameError(f"response stream: HTTP {response.status}")
             channel.connects += 1
             channel.connected.set()
@@ -428,7 +435,7 @@ class DeviceApiClient:
         path: str,
         query: Mapping[str, str],
         body: Mapping[str, Any] | None,
-    ) -> tuple[int, bytes]:
+    ) -> Answer:
         return await request_json(
             self._session,
             method,
@@ -451,14 +458,14 @@ async def request_json(
     token: str,
     secrets_: tuple[str, ...] = (),
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
-) -> tuple[int, bytes]:
-    """One bearer-token JSON request: (status, body); network trouble as typed errors."""
+) -> Answer:
+    """One bearer-token JSON request: status, body, Retry-After; network trouble as typed errors."""
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
     data = None
     if body is not None:
         headers["Content-Type"] = "application/json"
         data = json.dumps(body).encode()
-    answer = await request(
+    return await request(
         session,
         method,
         url,
@@ -470,4 +477,3 @@ async def request_json(
         data=data,
         headers=headers,
     )
-    return answer.status, answer.body

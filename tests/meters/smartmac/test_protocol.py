@@ -19,22 +19,22 @@ from custom_components.meterlink.meters.errors import (
     MeterFrameError,
     MeterRateLimitError,
 )
+from custom_components.meterlink.meters.http import normalize_host, parse_retry_after
 from custom_components.meterlink.meters.smartmac.models import (
     RelayPolarity,
     SmartMacModel,
     SmartMacReading,
     pout_for,
     relay_on,
+    request_interval,
 )
 from custom_components.meterlink.meters.smartmac.protocol import (
     auth_failure,
     build_url,
     detect_model,
     interpret_response,
-    normalize_host,
     parse_number,
     parse_reading,
-    parse_retry_after,
     reading_from_json,
     redact,
 )
@@ -94,7 +94,7 @@ def test_vendor_example_parses_to_the_documented_numbers() -> None:
     assert reading.units["PF2"] == ""
     assert reading.names["rW3"] == "Rev. Active Power 3"
     assert reading.attributes == {"devid": "1728053249", "time": "1530607456", "pout": "0"}
-    assert reading.min_interval == 6.0
+    assert request_interval(reading.extended) == 6.0
 
 
 def test_vendor_example_through_interpret_response() -> None:
@@ -110,7 +110,7 @@ def test_d101_unsuffixed_keys() -> None:
     assert reading.model is SmartMacModel.D101
     assert reading.extended is False
     assert reading.values == {"V": 231.2, "A": 1.05, "W": 230, "Wh": 1204332, "T": 31}
-    assert reading.min_interval == 60.0
+    assert request_interval(reading.extended) == 60.0
 
 
 def test_d101_with_reverse_power_and_power_factor_is_extended() -> None:

@@ -23,24 +23,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import (
-    MeterApiError,
-    MeterAuthError,
-    MeterError,
-    MeterFrameError,
-    MeterPermissionError,
-    MeterRateLimitError,
-    MeterServerError,
-)
-from .commands import JsonValue
+from ...errors import MeterApiError, MeterFrameError
+from ...http import error_for_status
+from ...json import JsonValue, decode, plain, quoted
 
 MAX_MESSAGE = 256 * 1024
 """A command answer is small; a larger unfinished message means the stream is not JSON."""
 
 MAX_EARLY_ANSWERS = 256
 """Answers kept for commands nobody waits for yet (or any more); the oldest go first."""
-
-MAX_ERROR_TEXT = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,61 +64,6 @@ class CommandAnswer:
         }
 
 
-def _text(value: object, limit: int = MAX_ERROR_TEXT) -> str:
-    text = " ".join(str(value).split())
-    return text if len(text) <= limit else f"{text[: limit - 1]}…"
-
-
-def _load_json(body: bytes | str) -> Any:
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError) as err:
-        msg = f"the answer is not JSON: {_text(err)}"
-        raise MeterFrameError(msg) from None
-
-
-def api_error_text(body: bytes | str) -> str | None:
-    """The `error` attribute of an API error body (seed 000: HTTP 400 + {"error": "..."})."""
-    try:
-        parsed = json.loads(body)
-    except ValueError, RecursionError:
-        return None
-    if isinstance(parsed, dict):
-        for key in ("error", "message", "detail"):
-            if isinstance(parsed.get(key), str) and parsed[key].strip():
-                return _text(parsed[key])
-    return None
-
-
-def error_for_status(
-    status: int, body: bytes | str, *, retry_after: str | None = None
-) -> MeterError | None:
-    """The typed error an HTTP status stands for, with the API's own text; None for 2xx.
-
-    401 means the token (or key) was not accepted: a new one would help. 403 means it was, but
-    may not do this (read-only token, another owner's device): a new one would not.
-    """
-    if 200 <= status < 300:
-        return None
-    text = api_error_text(body)
-    detail = f": {text}" if text else ""
-    if status == 401:
-        return MeterAuthError(f"token or key refused (HTTP 401){detail}")
-    if status == 403:
-        return MeterPermissionError(f"not permitted (HTTP 403){detail}")
-    if status == 429:
-        seconds: float | None = None
-        if retry_after is not None:
-            try:
-                seconds = max(0.0, float(retry_after))
-            except ValueError:
-                seconds = None
-        return MeterRateLimitError(f"rate limited (HTTP 429){detail}", retry_after=seconds)
-    if status >= 500:
-        return MeterServerError(f"the API failed (HTTP {status}){detail}", status=status)
-    return MeterApiError(f"the API refused the request (HTTP {status}){detail}", status=status)
-
-
 def _string_field(data: dict[str, Any], key: str, what: str) -> str:
     value = data.get(key)
     if not isinstance(value, str) or not value.strip():
@@ -136,17 +72,22 @@ def _string_field(data: dict[str, Any], key: str, what: str) -> str:
     return value
 
 
-def parse_receipt(status: int, body: bytes | str) -> CommandReceipt:
-    """The sendCommand HTTP reply as a receipt, or the typed error it stands for."""
-    error = error_for_status(status, body)
+def parse_receipt(
+    status: int, body: bytes | str, *, retry_after: str | None = None, now: float | None = None
+) -> CommandReceipt:
+    """The sendCommand HTTP reply as a receipt, or the typed error it stands for.
+
+    `retry_after` is the header of a 429 and `now` (Unix seconds) reads its date form.
+    """
+    error = error_for_status(status, body, retry_after=retry_after, now=now)
     if error is not None:
         raise error
-    data = _load_json(body)
+    data = decode(body)
     if not isinstance(data, dict):
         msg = "the sendCommand reply is not a JSON object"
         raise MeterFrameError(msg)
     if data.get("error"):
-        msg = f"the API refused the command: {_text(data['error'])}"
+        msg = f"the API refused the command: {quoted(data['error'])}"
         raise MeterApiError(msg, status=status)
     receipt = CommandReceipt(
         msg_id=_string_field(data, "msg_id", "the sendCommand reply"),
@@ -166,14 +107,14 @@ def parse_answer(message: object) -> CommandAnswer:
     wrapped = isinstance(message, dict) and "msg_id" not in message
     if wrapped and isinstance(message, dict) and isinstance(message.get("text"), str):
         # A push-stream message template may wrap the published text: {"id":..,"text":"{..}"}.
-        message = _load_json(message["text"])
+        message = decode(message["text"])
     if not isinstance(message, dict):
         msg = "a response message is not a JSON object"
         raise MeterFrameError(msg)
     msg_id = _string_field(message, "msg_id", "a response message")
     success = message.get("success")
     if not isinstance(success, bool):
-        msg = f"the answer to {_text(msg_id, 64)} has no true/false success"
+        msg = f"the answer to {quoted(msg_id, 64)} has no true/false success"
         raise MeterFrameError(msg)
     error = message.get("error")
     timestamp = message.get("timestamp")
@@ -191,21 +132,10 @@ def parse_answer(message: object) -> CommandAnswer:
     return CommandAnswer(
         msg_id=msg_id,
         success=success,
-        error=None if error is None else (_text(error) or None),
-        data=_plain(message.get("data")),
+        error=None if error is None else (quoted(error) or None),
+        data=plain(message.get("data")),
         timestamp=None if timestamp is None else float(timestamp),
     )
-
-
-def _plain(value: Any) -> JsonValue:
-    """JSON as parsed, with non-finite floats (which json.loads accepts) turned into None."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
-    return value  # type: ignore[no-any-return]
 
 
 class StreamDecoder:
