@@ -1,8 +1,8 @@
 """Every connection type MeterLink offers, in the order the config flow's menu lists them.
 
-This is the one list a new family is added to: its `Connection` (setup, platforms, removal)
-and its flow mixin (`config_flow`). Setup, unload and every platform dispatch through it, so
-no shared module names a family.
+This is the one list a new family is added to: its `Connection` (setup, platforms, flows,
+removal); its flow mixin also joins `config_flow.MeterLinkConfigFlow`'s bases. Setup, unload,
+every platform and the config flow dispatch through it, so no shared module names a family.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from .smartmac import SMARTMAC
 
 CONNECTIONS: Final[dict[str, Connection]] = {
     connection.connection_id: connection
-    for connection in (EKM_RS485, SMARTMAC, EKM_PUSH, EKM_PUSH3)
+    for connection in (EKM_RS485, EKM_PUSH, EKM_PUSH3, SMARTMAC)
 }
 
 

@@ -19,11 +19,12 @@ from collections.abc import Callable, Coroutine, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import wraps
-from typing import Any, Concatenate, NoReturn, Protocol
+from typing import Any, Concatenate, Protocol
 
 from homeassistant.exceptions import HomeAssistantError
 
 from .const import DOMAIN, LOGGER
+from .flow_helpers import FormError
 from .meters.errors import MeterError
 
 
@@ -127,30 +128,8 @@ class FormRule:
     error: type[MeterError]
     field: str
     reason: str
-
-
-class FormError(Exception):
-    """A check of user input failed: the form field to mark, its error key, its placeholders.
-
-    Never carries a key, token, PIN or password: only which field is wrong and why.
-    """
-
-    def __init__(self, field: str, reason: str, placeholders: Mapping[str, str] | None = None):
-        super().__init__(reason)
-        self.field = field
-        self.reason = reason
-        self.placeholders = dict(placeholders or {})
-
-    def apply(
-        self,
-        errors: dict[str, str],
-        placeholders: dict[str, str],
-        fields: Mapping[str, str] | None = None,
-    ) -> None:
-        """Mark the form's field (through `fields`, if the step names it differently)."""
-        field = self.field if fields is None else fields.get(self.field, "base")
-        errors[field] = self.reason
-        placeholders.update(self.placeholders)
+    # Whether the form's placeholders (a meter's address) say what the error is about.
+    with_placeholders: bool = True
 
 
 def form_error(
@@ -162,16 +141,8 @@ def form_error(
     """The form error `err` stands for; an unexpected one is logged and shown as "unknown"."""
     for rule in rules:
         if isinstance(err, rule.error):
-            return FormError(rule.field, rule.reason, placeholders)
+            return FormError(
+                rule.field, rule.reason, placeholders if rule.with_placeholders else None
+            )
     LOGGER.exception("Unexpected error while %s", what)
     return FormError("base", "unknown")
-
-
-def raise_form_error(
-    err: Exception,
-    rules: tuple[FormRule, ...],
-    what: str,
-    placeholders: Mapping[str, str] | None = None,
-) -> NoReturn:
-    """Raise `form_error(...)` from `err` (for `except` blocks)."""
-    raise form_error(err, rules, what, placeholders) from err

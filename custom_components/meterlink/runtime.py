@@ -9,10 +9,15 @@ transport narrows the entry's runtime data with `runtime_of`.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigFlowResult,
+    ConfigSubentryFlow,
+    OptionsFlow,
+)
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -40,6 +45,24 @@ type MeterLinkConfigEntry = ConfigEntry[MeterLinkRuntimeData]
 type PlatformSetup = Callable[[MeterLinkConfigEntry, AddConfigEntryEntitiesCallback], None]
 
 
+# A flow step of the connection's mixin, called on the config flow (`step(flow, data)`).
+type FlowStep = Callable[[Any, Mapping[str, Any]], Awaitable[ConfigFlowResult]]
+type OptionalFlowStep = Callable[[Any, dict[str, Any] | None], Awaitable[ConfigFlowResult]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectionFlow:
+    """The config-flow side of a connection type; `config_flow` dispatches through it.
+
+    The menu option is the connection id, and the flow's mixin has a step of that name.
+    """
+
+    reauth: FlowStep
+    reconfigure: OptionalFlowStep
+    options_flow: type[OptionsFlow]
+    subentry_flows: Mapping[str, type[ConfigSubentryFlow]] = field(default_factory=dict)
+
+
 @dataclass(frozen=True, slots=True)
 class Connection:
     """Everything the shared code needs of one connection type; its family module makes it."""
@@ -51,6 +74,8 @@ class Connection:
     async_setup: Callable[[HomeAssistant, MeterLinkConfigEntry], Awaitable[MeterLinkRuntimeData]]
     # The platforms this connection has entities on, each with how it adds them.
     platforms: Mapping[Platform, PlatformSetup]
+    # Its config-flow steps, options flow and subentry flows.
+    flow: ConnectionFlow
     # Whether a device of this entry may be deleted by the user (it is no longer reported).
     can_remove_device: Callable[[MeterLinkConfigEntry, str], bool] = lambda _entry, _ident: False
 

@@ -29,7 +29,6 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.service_info.usb import UsbServiceInfo
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.meterlink.config_flow import bus_title
 from custom_components.meterlink.const import (
     CONF_CONNECTION,
     CONF_MODEL,
@@ -49,6 +48,7 @@ from custom_components.meterlink.ekm.const import (
     DEFAULT_SETTINGS_INTERVAL,
     SUBENTRY_METER,
 )
+from custom_components.meterlink.ekm.flow import bus_title
 from custom_components.meterlink.meters.ekm.bus import EkmBus
 from custom_components.meterlink.meters.ekm.reading import MeterVersion
 from custom_components.meterlink.meters.errors import MeterConnectionError

@@ -10,11 +10,12 @@ from homeassistant.exceptions import ConfigEntryNotReady
 from ..const import CONNECTION_EKM_RS485
 from ..errors import ErrorTable, Rule, translate_errors
 from ..meters.errors import MeterError
-from ..runtime import Connection, MeterLinkConfigEntry
+from ..runtime import Connection, ConnectionFlow, MeterLinkConfigEntry
 from . import bus as coordinator_module
 from .bus import EkmBusCoordinator, EkmBusRuntimeData, meters_of
-from .const import CONF_PORT
+from .const import CONF_PORT, SUBENTRY_METER
 from .entities import BUS_PLATFORMS
+from .flow import EkmBusOptionsFlow, EkmRs485ConfigFlowMixin, MeterSubentryFlow
 
 CONNECT_ERRORS: Final[ErrorTable] = (
     Rule(error=MeterError, key="cannot_connect", raises=ConfigEntryNotReady),
@@ -46,5 +47,11 @@ EKM_RS485: Final = Connection(
     connection_id=CONNECTION_EKM_RS485,
     async_setup=async_setup_bus,
     platforms=BUS_PLATFORMS,
+    flow=ConnectionFlow(
+        reauth=EkmRs485ConfigFlowMixin.async_step_ekm_rs485_reauth,
+        reconfigure=EkmRs485ConfigFlowMixin.async_step_ekm_rs485_reconfigure,
+        options_flow=EkmBusOptionsFlow,
+        subentry_flows={SUBENTRY_METER: MeterSubentryFlow},
+    ),
     can_remove_device=can_remove_meter_device,
 )

@@ -11,7 +11,7 @@ from homeassistant.util.hass_dict import HassKey
 
 from ..const import CONNECTION_EKM_PUSH, CONNECTION_PUSH3, DOMAIN
 from ..meters.push import PushClient
-from ..runtime import Connection, MeterLinkConfigEntry, PlatformSetup
+from ..runtime import Connection, ConnectionFlow, MeterLinkConfigEntry, PlatformSetup
 from . import coordinator as push_coordinator
 from .coordinator import (
     EkmPushCoordinator,
@@ -22,6 +22,12 @@ from .coordinator import (
     push_runtime,
 )
 from .entities import async_add_push_binary_sensors, async_add_push_sensors
+from .flow import (
+    EkmPush3ConfigFlowMixin,
+    EkmPush3OptionsFlow,
+    EkmPushConfigFlowMixin,
+    EkmPushOptionsFlow,
+)
 from .settings import DeviceSettings, create_device_settings
 from .switches import async_setup_push_switches
 
@@ -82,11 +88,21 @@ EKM_PUSH: Final = Connection(
     async_setup=async_setup_push,
     # Relay, ioStack output and trigger switches, offered with a READ/WRITE API token.
     platforms={**READ_PLATFORMS, Platform.SWITCH: async_setup_push_switches},
+    flow=ConnectionFlow(
+        reauth=EkmPushConfigFlowMixin.async_step_ekm_push_reauth,
+        reconfigure=EkmPushConfigFlowMixin.async_step_ekm_push_reconfigure,
+        options_flow=EkmPushOptionsFlow,
+    ),
     can_remove_device=can_remove_push_device,
 )
 EKM_PUSH3: Final = Connection(
     connection_id=CONNECTION_PUSH3,
     async_setup=async_setup_push3,
     platforms=READ_PLATFORMS,
+    flow=ConnectionFlow(
+        reauth=EkmPush3ConfigFlowMixin.async_step_ekm_push3_reauth,
+        reconfigure=EkmPush3ConfigFlowMixin.async_step_ekm_push3_reconfigure,
+        options_flow=EkmPush3OptionsFlow,
+    ),
     can_remove_device=can_remove_push_device,
 )

@@ -9,23 +9,23 @@ same account or gateway.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any, Final
 
 import probatio
-from homeassistant.config_entries import ConfigFlow, ConfigFlowResult, OptionsFlowWithReload
+from homeassistant.config_entries import (
+    ConfigEntryState,
+    ConfigFlow,
+    ConfigFlowResult,
+    OptionsFlowWithReload,
+)
 from homeassistant.const import CONF_API_KEY, CONF_API_TOKEN, CONF_HOST
 from homeassistant.helpers.selector import (
     NumberSelector,
-    NumberSelectorConfig,
-    NumberSelectorMode,
     SelectOptionDict,
     SelectSelector,
     SelectSelectorConfig,
     TextSelector,
-    TextSelectorConfig,
-    TextSelectorType,
 )
 
 from ..const import (
@@ -35,14 +35,14 @@ from ..const import (
     CONNECTION_EKM_PUSH,
     CONNECTION_PUSH3,
 )
-from ..const import LOGGER as _LOGGER
+from ..errors import FormRule, form_error
+from ..flow_helpers import SECRET_SELECTOR, FormError, interval_selector, is_meter_password
 from ..meters.errors import (
     InvalidParameterError,
     MeterAuthError,
     MeterConnectionError,
     MeterError,
     MeterRateLimitError,
-    MeterServerError,
     MeterTimeoutError,
 )
 from ..meters.push import PushInventory, PushReadings, check_key, gateway_unique_id
@@ -55,38 +55,22 @@ from .coordinator import (
     MIN_PUSH3_SCAN_INTERVAL,
     MIN_PUSH_SCAN_INTERVAL,
     EkmPushCoordinator,
-    PushRuntimeData,
+    push_runtime,
 )
 
 CONF_DEVICES: Final = "devices"  # form field only: the meters and ioStacks to add
 
-_METER_PASSWORD_RE: Final = re.compile(r"\d{8}")
-_SECRET: Final = TextSelector(
-    TextSelectorConfig(type=TextSelectorType.PASSWORD, autocomplete="off")
-)
-
-
-class FormError(Exception):
-    """A check of user input failed: the form field and the error key (never a key)."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(reason)
-        self.field = field
-        self.reason = reason
-
 
 def _form_error(err: Exception, host_field: str = "base") -> FormError:
     """Map a library error to a form error (called from an `except` block)."""
-    if isinstance(err, MeterAuthError):
-        return FormError(CONF_API_KEY, "invalid_key")
-    if isinstance(err, MeterRateLimitError):
-        return FormError("base", "rate_limited")
-    if isinstance(err, MeterConnectionError | MeterTimeoutError | MeterServerError):
-        return FormError(host_field, "cannot_connect")
-    if isinstance(err, MeterError):
-        return FormError("base", "invalid_response")
-    _LOGGER.exception("Unexpected error while testing an EKM Push key")
-    return FormError("base", "unknown")
+    rules = (
+        FormRule(error=MeterAuthError, field=CONF_API_KEY, reason="invalid_key"),
+        FormRule(error=MeterRateLimitError, field="base", reason="rate_limited"),
+        FormRule(error=MeterConnectionError, field=host_field, reason="cannot_connect"),
+        FormRule(error=MeterTimeoutError, field=host_field, reason="cannot_connect"),
+        FormRule(error=MeterError, field="base", reason="invalid_response"),
+    )
+    return form_error(err, rules, "testing an EKM Push key")
 
 
 def _key(user_input: Mapping[str, Any]) -> str:
@@ -124,15 +108,7 @@ def _device_options(inventory: PushInventory) -> list[SelectOptionDict]:
 
 
 def _interval_selector(minimum: int) -> NumberSelector:
-    return NumberSelector(
-        NumberSelectorConfig(
-            min=minimum,
-            max=MAX_PUSH_SCAN_INTERVAL,
-            step=1,
-            unit_of_measurement="s",
-            mode=NumberSelectorMode.BOX,
-        )
-    )
+    return interval_selector(minimum, MAX_PUSH_SCAN_INTERVAL)
 
 
 async def _async_discover(flow: ConfigFlow, key: str) -> tuple[PushInventory, str]:
@@ -389,9 +365,11 @@ class EkmPushOptionsFlow(OptionsFlowWithReload):
     ) -> ConfigFlowResult:
         """The interval; the device choice when the key's devices are known."""
         entry = self.config_entry
-        runtime = getattr(entry, "runtime_data", None)
-        coordinator = runtime.coordinator if isinstance(runtime, PushRuntimeData) else None
-        inventory = coordinator.inventory if isinstance(coordinator, EkmPushCoordinator) else None
+        inventory = None  # the device choice needs the key's devices: only while loaded
+        if entry.state is ConfigEntryState.LOADED:
+            coordinator = push_runtime(entry).coordinator
+            if isinstance(coordinator, EkmPushCoordinator):
+                inventory = coordinator.inventory
         errors: dict[str, str] = {}
         if user_input is not None:
             options: dict[str, Any] = {
@@ -403,7 +381,7 @@ class EkmPushOptionsFlow(OptionsFlowWithReload):
                 options[CONF_EXCLUDED] = [a for a in inventory.devices if a not in chosen]
             # Left empty, the stored password stays (a password is never shown again).
             if password := (user_input.get(CONF_PASSWORD) or "").strip():
-                if _METER_PASSWORD_RE.fullmatch(password):
+                if is_meter_password(password):
                     options[CONF_PASSWORD] = password
                 else:
                     errors[CONF_PASSWORD] = "invalid_password_format"
@@ -412,7 +390,7 @@ class EkmPushOptionsFlow(OptionsFlowWithReload):
         fields: dict[Any, Any] = {
             probatio.Required(CONF_SCAN_INTERVAL): _interval_selector(MIN_PUSH_SCAN_INTERVAL),
             # Sent with relay commands; meters still on the factory password need none.
-            probatio.Optional(CONF_PASSWORD): _SECRET,
+            probatio.Optional(CONF_PASSWORD): SECRET_SELECTOR,
         }
         suggested: dict[str, Any] = {
             CONF_SCAN_INTERVAL: entry.options.get(CONF_SCAN_INTERVAL, DEFAULT_PUSH_SCAN_INTERVAL)
@@ -463,13 +441,13 @@ class EkmPush3OptionsFlow(OptionsFlowWithReload):
 
 _PUSH_SCHEMA: Final = probatio.Schema(
     {
-        probatio.Required(CONF_API_KEY): _SECRET,
-        probatio.Optional(CONF_API_TOKEN): _SECRET,
+        probatio.Required(CONF_API_KEY): SECRET_SELECTOR,
+        probatio.Optional(CONF_API_TOKEN): SECRET_SELECTOR,
     }
 )
-_KEY_SCHEMA: Final = probatio.Schema({probatio.Required(CONF_API_KEY): _SECRET})
+_KEY_SCHEMA: Final = probatio.Schema({probatio.Required(CONF_API_KEY): SECRET_SELECTOR})
 _PUSH3_SCHEMA: Final = probatio.Schema(
-    {probatio.Required(CONF_HOST): TextSelector(), probatio.Required(CONF_API_KEY): _SECRET}
+    {probatio.Required(CONF_HOST): TextSelector(), probatio.Required(CONF_API_KEY): SECRET_SELECTOR}
 )
 _PUSH3_OPTIONS_SCHEMA: Final = probatio.Schema(
     {probatio.Required(CONF_SCAN_INTERVAL): _interval_selector(MIN_PUSH3_SCAN_INTERVAL)}

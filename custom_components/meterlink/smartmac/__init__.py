@@ -9,9 +9,10 @@ from homeassistant.core import HomeAssistant
 
 from ..const import CONNECTION_SMARTMAC
 from ..meters.smartmac import SmartMacModel
-from ..runtime import Connection, MeterLinkConfigEntry
+from ..runtime import Connection, ConnectionFlow, MeterLinkConfigEntry
 from .coordinator import SmartMacCoordinator, SmartMacRuntimeData
 from .entities import async_add_smartmac_sensors, async_add_smartmac_switches
+from .flow import SmartMacConfigFlowMixin, SmartMacOptionsFlow
 from .link import async_get_link
 from .options import model_of
 
@@ -41,4 +42,9 @@ SMARTMAC: Final = Connection(
         Platform.SENSOR: async_add_smartmac_sensors,
         Platform.SWITCH: async_add_smartmac_switches,
     },
+    flow=ConnectionFlow(
+        reauth=SmartMacConfigFlowMixin.async_step_smartmac_reauth,
+        reconfigure=SmartMacConfigFlowMixin.async_step_smartmac_reconfigure,
+        options_flow=SmartMacOptionsFlow,
+    ),
 )

@@ -25,11 +25,11 @@ from homeassistant.helpers.selector import (
     SelectSelectorConfig,
     SelectSelectorMode,
     TextSelector,
-    TextSelectorConfig,
-    TextSelectorType,
 )
 
-from ..const import CONF_CONNECTION, CONF_MODEL, CONF_SCAN_INTERVAL, CONNECTION_SMARTMAC, LOGGER
+from ..const import CONF_CONNECTION, CONF_MODEL, CONF_SCAN_INTERVAL, CONNECTION_SMARTMAC
+from ..errors import FormRule, form_error
+from ..flow_helpers import SECRET_SELECTOR, FormError, interval_selector
 from ..meters.errors import (
     InvalidParameterError,
     MeterAddressError,
@@ -51,7 +51,6 @@ from .link import async_get_link
 from .options import (
     CONF_EXTENDED,
     CONF_RELAY_POLARITY,
-    MAX_SCAN_INTERVAL,
     PULSE_CHANNELS,
     PulseKind,
     SmartMacOptions,
@@ -70,14 +69,14 @@ FLOW_MAX_WAIT: Final = 10.0  # a form waits this long for the device's budget, t
 BASE: Final = "base"
 
 
-class SmartMacProbeError(Exception):
-    """What was typed did not give a reading: the form field to mark and its error key."""
-
-    def __init__(self, field: str, reason: str, placeholders: Mapping[str, str] | None = None):
-        super().__init__(reason)
-        self.field = field
-        self.reason = reason
-        self.placeholders = dict(placeholders or {})
+# What a failed read means on the form (the device ID mismatch is a frame error: first).
+FORM_ERRORS: Final = (
+    FormRule(error=MeterAuthError, field=CONF_PIN, reason="smartmac_invalid_auth"),
+    FormRule(error=MeterAddressError, field=CONF_DEVICE_ID, reason="smartmac_wrong_device"),
+    FormRule(error=MeterConnectionError, field=CONF_HOST, reason="smartmac_cannot_connect"),
+    FormRule(error=MeterTimeoutError, field=CONF_HOST, reason="smartmac_cannot_connect"),
+    FormRule(error=MeterFrameError, field=BASE, reason="smartmac_invalid_response"),
+)
 
 
 def smartmac_title(reading: SmartMacReading) -> str:
@@ -94,7 +93,7 @@ def _check_input(host: str, device_id: str, pin: str) -> tuple[str, str, str]:
         try:
             checked.append(check(value))
         except InvalidParameterError as err:
-            raise SmartMacProbeError(field, f"smartmac_invalid_{field}") from err
+            raise FormError(field, f"smartmac_invalid_{field}") from err
     return checked[0], checked[1], checked[2]
 
 
@@ -106,20 +105,11 @@ async def async_probe(hass: HomeAssistant, host: str, device_id: str, pin: str) 
         return recent
     try:
         reading = await link.read(max_wait=FLOW_MAX_WAIT)
-    except MeterAuthError as err:
-        raise SmartMacProbeError(CONF_PIN, "smartmac_invalid_auth") from err
     except MeterRateLimitError as err:
         seconds = str(math.ceil(err.retry_after or link.client.interval))
-        raise SmartMacProbeError(BASE, "smartmac_rate_limited", {"seconds": seconds}) from err
-    except MeterAddressError as err:
-        raise SmartMacProbeError(CONF_DEVICE_ID, "smartmac_wrong_device") from err
-    except (MeterConnectionError, MeterTimeoutError) as err:
-        raise SmartMacProbeError(CONF_HOST, "smartmac_cannot_connect") from err
-    except MeterFrameError as err:
-        raise SmartMacProbeError(BASE, "smartmac_invalid_response") from err
+        raise FormError(BASE, "smartmac_rate_limited", {"seconds": seconds}) from err
     except Exception as err:
-        LOGGER.exception("Unexpected error while reading the smart-MAC device")
-        raise SmartMacProbeError(BASE, "unknown") from err
+        raise form_error(err, FORM_ERRORS, "reading the smart-MAC device") from err
     return reading
 
 
@@ -151,9 +141,8 @@ class SmartMacConfigFlowMixin(ConfigFlow):
                 await self.async_set_unique_id(typed_id, raise_on_progress=False)
                 self._abort_if_unique_id_configured(error="smartmac_already_configured")
                 reading = await async_probe(self.hass, host, typed_id, pin)
-            except SmartMacProbeError as err:
-                errors[err.field] = err.reason
-                placeholders.update(err.placeholders)
+            except FormError as err:
+                err.apply(errors, placeholders)
             else:
                 await self.async_set_unique_id(reading.devid, raise_on_progress=False)
                 self._abort_if_unique_id_configured(error="smartmac_already_configured")
@@ -188,9 +177,8 @@ class SmartMacConfigFlowMixin(ConfigFlow):
             pin = user_input[CONF_PIN]
             try:
                 await async_probe(self.hass, entry.data[CONF_HOST], entry.data[CONF_DEVICE_ID], pin)
-            except SmartMacProbeError as err:
-                errors[err.field if err.field == CONF_PIN else BASE] = err.reason
-                placeholders.update(err.placeholders)
+            except FormError as err:
+                err.apply(errors, placeholders, {CONF_PIN: CONF_PIN})
             else:
                 return self.async_update_reload_and_abort(
                     entry, data_updates={CONF_PIN: pin}, reason="smartmac_reauth_successful"
@@ -217,9 +205,8 @@ class SmartMacConfigFlowMixin(ConfigFlow):
             pin = user_input.get(CONF_PIN) or entry.data[CONF_PIN]
             try:
                 reading = await async_probe(self.hass, host, user_input[CONF_DEVICE_ID], pin)
-            except SmartMacProbeError as err:
-                errors[err.field] = err.reason
-                placeholders.update(err.placeholders)
+            except FormError as err:
+                err.apply(errors, placeholders)
             else:
                 await self.async_set_unique_id(reading.devid, raise_on_progress=False)
                 self._abort_if_unique_id_mismatch(
@@ -287,9 +274,7 @@ class SmartMacOptionsFlow(OptionsFlowWithReload):
 
 # Schemas -------------------------------------------------------------------------------------
 
-_PIN_SELECTOR: Final = TextSelector(
-    TextSelectorConfig(type=TextSelectorType.PASSWORD, autocomplete="off")
-)
+_PIN_SELECTOR: Final = SECRET_SELECTOR
 _USER_SCHEMA: Final = probatio.Schema(
     {
         probatio.Required(CONF_HOST): TextSelector(),
@@ -309,15 +294,7 @@ _RECONFIGURE_SCHEMA: Final = probatio.Schema(
 
 def _options_schema(extended: bool, *, pulses: bool) -> probatio.Schema:
     fields: dict[Any, Any] = {
-        probatio.Required(CONF_SCAN_INTERVAL): NumberSelector(
-            NumberSelectorConfig(
-                min=min_scan_interval(extended),
-                max=MAX_SCAN_INTERVAL,
-                step=1,
-                unit_of_measurement="s",
-                mode=NumberSelectorMode.BOX,
-            )
-        ),
+        probatio.Required(CONF_SCAN_INTERVAL): interval_selector(min_scan_interval(extended)),
         probatio.Required(CONF_RELAY_POLARITY): SelectSelector(
             SelectSelectorConfig(
                 options=[polarity.value for polarity in RelayPolarity],
