@@ -80,6 +80,7 @@ def test_every_raised_error_has_a_message() -> None:
         raised |= set(re.findall(r'translation_key="([a-z_]+)"', text))
         # errors.py tables: Rule(error=..., key="...") is raised with that translation key.
         raised |= set(re.findall(r'Rule\(\s*error=\w+,\s*key="([a-z_]+)"', text))
+        raised |= set(re.findall(r'(?:refused|unavailable)="([a-z_]+)"', text))  # poll_errors
     assert {"push_key_refused", "invalid_password", "device_api_answer_timeout"} <= raised
     assert raised <= set(messages)
     for key in raised:

@@ -7,9 +7,11 @@ every platform and the config flow dispatch through it, so no shared module name
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Callable, Coroutine
+from typing import Any, Final
 
 from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .ekm import EKM_RS485
@@ -26,6 +28,23 @@ CONNECTIONS: Final[dict[str, Connection]] = {
 def connection_for(entry: MeterLinkConfigEntry) -> Connection:
     """The connection type of the entry."""
     return CONNECTIONS[connection_of(entry)]
+
+
+def platform_entry_setup(
+    platform: Platform,
+) -> Callable[
+    [HomeAssistant, MeterLinkConfigEntry, AddConfigEntryEntitiesCallback], Coroutine[Any, Any, None]
+]:
+    """A platform module's `async_setup_entry`: the entry's connection type adds the entities."""
+
+    async def async_setup_entry(
+        hass: HomeAssistant,
+        entry: MeterLinkConfigEntry,
+        async_add_entities: AddConfigEntryEntitiesCallback,
+    ) -> None:
+        setup_platform(platform, entry, async_add_entities)
+
+    return async_setup_entry
 
 
 def setup_platform(

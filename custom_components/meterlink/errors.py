@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any, Concatenate, Protocol
 
-from homeassistant.exceptions import HomeAssistantError
+from homeassistant.exceptions import ConfigEntryAuthFailed, HomeAssistantError
+from homeassistant.helpers.update_coordinator import UpdateFailed
 
 from .const import DOMAIN, LOGGER
 from .flow_helpers import FormError
-from .meters.errors import MeterError
+from .meters.errors import MeterAuthError, MeterError
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,7 +65,7 @@ def translated(
 ) -> HomeAssistantError:
     """The Home Assistant error `err` stands for under `table` (its first matching rule)."""
     rule = next((rule for rule in table if isinstance(err, rule.error)), None)
-    if rule is None:  # every table ends with MeterError; a programming error otherwise
+    if rule is None:  # pragma: no cover - every table ends with MeterError
         msg = f"no rule for {type(err).__name__}"
         raise TypeError(msg) from err
     values = dict(placeholders)
@@ -92,6 +93,14 @@ def translate_errors(
         yield
     except MeterError as err:
         raise translated(err, table, placeholders, redact=redact, reauth=reauth) from err
+
+
+def poll_errors(*, refused: str, unavailable: str) -> ErrorTable:
+    """A coordinator's table: credentials refused -> reauth; any other failure -> retry later."""
+    return (
+        Rule(error=MeterAuthError, key=refused, raises=ConfigEntryAuthFailed, with_error=False),
+        Rule(error=MeterError, key=unavailable, raises=UpdateFailed),
+    )
 
 
 class ExplainsErrors(Protocol):

@@ -9,11 +9,11 @@ from hypothesis import strategies as st
 
 from custom_components.meterlink.const import CONF_SCAN_INTERVAL
 from custom_components.meterlink.meters.smartmac import EXTENDED_INTERVAL, STANDARD_INTERVAL
+from custom_components.meterlink.smartmac.descriptions import PULSE_CHANNELS
 from custom_components.meterlink.smartmac.options import (
     CONF_EXTENDED,
     CONF_RELAY_POLARITY,
     MAX_SCAN_INTERVAL,
-    PULSE_CHANNELS,
     SmartMacOptions,
     conf_pulse_kind,
     conf_pulse_weight,

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, Final, override
 
 from homeassistant.const import CONF_API_KEY, CONF_HOST
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.device_registry import DeviceInfo
@@ -32,9 +31,9 @@ from ..const import CONF_SCAN_INTERVAL, DOMAIN, LOGGER
 from ..ekm.const import MANUFACTURER_EKM
 from ..ekm.coordinator import EkmCoordinator, MeterIdentity, meter_device_info, printed_number
 from ..energy_guard import EnergyGuard
-from ..errors import ErrorTable, Rule, update_errors
+from ..errors import poll_errors, update_errors
 from ..meters.ekm import EkmReading, MeterVersion
-from ..meters.errors import MeterAuthError, MeterError, MeterRateLimitError
+from ..meters.errors import MeterRateLimitError
 from ..meters.push import (
     DEFAULT_ACCOUNT_URL,
     DEFAULT_API_URL,
@@ -70,15 +69,7 @@ API_URL = DEFAULT_API_URL
 ACCOUNT_URL = DEFAULT_ACCOUNT_URL
 
 
-UPDATE_ERRORS: Final[ErrorTable] = (
-    Rule(
-        error=MeterAuthError,
-        key="push_key_refused",
-        raises=ConfigEntryAuthFailed,
-        with_error=False,
-    ),
-    Rule(error=MeterError, key="push_unavailable", raises=UpdateFailed),
-)
+UPDATE_ERRORS: Final = poll_errors(refused="push_key_refused", unavailable="push_unavailable")
 
 
 def create_push_client(hass: HomeAssistant, key: str) -> PushClient:

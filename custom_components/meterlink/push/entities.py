@@ -12,9 +12,9 @@ nothing new writes no state even with a thousand meters.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from homeassistant.components.binary_sensor import BinarySensorEntity
 from homeassistant.components.sensor import SensorEntity
@@ -28,7 +28,7 @@ from ..const import DOMAIN
 from ..ekm import descriptions as ekm
 from ..ekm.const import MANUFACTURER_EKM
 from ..ekm.coordinator import printed_number
-from ..ekm.entities import EkmBinarySensor, EkmSensor, meter_entities
+from ..ekm.entities import EkmBinarySensor, EkmSensor, MeterEntityClass, meter_entities
 from ..entity import MeterLinkEntity, async_add_new_entities
 from ..meters.push import IoStackReading
 from ..runtime import MeterLinkConfigEntry
@@ -210,47 +210,58 @@ class IoStackBinarySensor(_IoStackEntity, BinarySensorEntity):
         return self.entity_description.value_fn(self.reading)
 
 
-@callback
-def async_add_push_sensors(
-    entry: MeterLinkConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    """Sensor platform: the EKM sensor table per meter, ioStack fields, last-read times."""
+type DeviceEntity = Callable[[PushCoordinator, str, Any, DeviceInfo], Entity]
+
+
+def _platform_factory(
+    status: tuple[DeviceEntity, Any],
+    meter_table: tuple[MeterEntityClass[Any], tuple[Any, ...]],
+    iostack_table: tuple[DeviceEntity, Callable[[IoStackReading], Iterable[Any]]],
+) -> EntityFactory:
+    """A platform's entities of one device: its status entity, then its meter or ioStack table."""
+    status_class, status_description = status
+    meter_class, meter_descriptions = meter_table
+    iostack_class, iostack_descriptions = iostack_table
 
     def factory(coordinator: PushCoordinator, data: PushData, address: str) -> list[Entity]:
         info = device_info_of(coordinator, data, address)
-        entities: list[Entity] = [PushLastReadingSensor(coordinator, address, LAST_READING, info)]
+        entities = [status_class(coordinator, address, status_description, info)]
         if address in data.meters:
             meter = push_meter(address, data.meters[address])
-            entities += meter_entities(coordinator, meter, EkmSensor, ekm.SENSORS)
+            entities += meter_entities(coordinator, meter, meter_class, meter_descriptions)
         else:
             entities += [
-                IoStackSensor(coordinator, address, description, info)
-                for description in sensors_for(data.iostacks[address])
+                iostack_class(coordinator, address, description, info)
+                for description in iostack_descriptions(data.iostacks[address])
             ]
         return entities
 
-    async_add_push_entities(entry, async_add_entities, factory)
+    return factory
+
+
+_SENSORS: Final = _platform_factory(
+    (PushLastReadingSensor, LAST_READING),
+    (EkmSensor, ekm.SENSORS),
+    (IoStackSensor, sensors_for),
+)
+_BINARY_SENSORS: Final = _platform_factory(
+    (PushReportingBinarySensor, REPORTING),
+    (EkmBinarySensor, ekm.BINARY_SENSORS),
+    (IoStackBinarySensor, binary_sensors_for),
+)
+
+
+@callback
+def async_add_push_sensors(
+    entry: MeterLinkConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
+) -> None:
+    """Sensor platform: the EKM sensor table per meter, ioStack fields, last-read times."""
+    async_add_push_entities(entry, async_add_entities, _SENSORS)
 
 
 @callback
 def async_add_push_binary_sensors(
-    entry: MeterLinkConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
+    entry: MeterLinkConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
 ) -> None:
     """Binary sensor platform: the EKM table per meter, ioStack states, reporting."""
-
-    def factory(coordinator: PushCoordinator, data: PushData, address: str) -> list[Entity]:
-        info = device_info_of(coordinator, data, address)
-        entities: list[Entity] = [PushReportingBinarySensor(coordinator, address, REPORTING, info)]
-        if address in data.meters:
-            meter = push_meter(address, data.meters[address])
-            entities += meter_entities(coordinator, meter, EkmBinarySensor, ekm.BINARY_SENSORS)
-        else:
-            entities += [
-                IoStackBinarySensor(coordinator, address, description, info)
-                for description in binary_sensors_for(data.iostacks[address])
-            ]
-        return entities
-
-    async_add_push_entities(entry, async_add_entities, factory)
+    async_add_push_entities(entry, async_add_entities, _BINARY_SENSORS)

@@ -111,7 +111,7 @@ def token_of(entry: ConfigEntry) -> str | None:
 def _cloud(entry: MeterLinkConfigEntry) -> EkmPushCoordinator:
     """The cloud connection's coordinator (it holds the client, inventory and readings)."""
     coordinator = push_runtime(entry).coordinator
-    if not isinstance(coordinator, EkmPushCoordinator):
+    if not isinstance(coordinator, EkmPushCoordinator):  # pragma: no cover - callers check
         msg = f"{entry.title} is not an EKM Push cloud entry"
         raise TypeError(msg)
     return coordinator
@@ -369,7 +369,7 @@ def create_device_settings(
 def device_settings(entry: MeterLinkConfigEntry) -> DeviceSettings:
     """The loaded cloud entry's DeviceSettings."""
     settings = push_runtime(entry).settings
-    if settings is None:
+    if settings is None:  # pragma: no cover - only cloud entries get here
         msg = f"{entry.title} is not an EKM Push cloud entry"
         raise TypeError(msg)
     return settings

@@ -16,12 +16,11 @@ from typing import Any, Final, override
 
 from homeassistant.const import CONF_DEVICE_ID, CONF_HOST
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
 from ..const import DOMAIN, LOGGER
 from ..energy_guard import CounterGuard
-from ..errors import ErrorTable, Reauth, Rule, translate_errors, update_errors
+from ..errors import ErrorTable, Reauth, Rule, poll_errors, translate_errors, update_errors
 from ..meters.errors import MeterAuthError, MeterCommandError, MeterError, MeterRateLimitError
 from ..meters.smartmac import SmartMacReading
 from ..runtime import MeterLinkConfigEntry, MeterLinkRuntimeData, runtime_of
@@ -29,14 +28,8 @@ from .descriptions import COUNTER_KEYS
 from .link import SmartMacLink
 from .options import SmartMacOptions
 
-UPDATE_ERRORS: Final[ErrorTable] = (
-    Rule(
-        error=MeterAuthError,
-        key="smartmac_invalid_pin",
-        raises=ConfigEntryAuthFailed,
-        with_error=False,
-    ),
-    Rule(error=MeterError, key="smartmac_unavailable", raises=UpdateFailed),
+UPDATE_ERRORS: Final = poll_errors(
+    refused="smartmac_invalid_pin", unavailable="smartmac_unavailable"
 )
 RELAY_ERRORS: Final[ErrorTable] = (
     Rule(
@@ -161,12 +154,12 @@ class SmartMacCoordinator(DataUpdateCoordinator[SmartMacReading]):
         self.async_set_updated_data(self._fresh(reading))
 
 
+@dataclasses.dataclass(slots=True)
 class SmartMacRuntimeData(MeterLinkRuntimeData):
     """What a loaded smart-MAC entry keeps: the device's link and its coordinator."""
 
-    def __init__(self, link: SmartMacLink, coordinator: SmartMacCoordinator) -> None:
-        self.link = link
-        self.coordinator: SmartMacCoordinator = coordinator
+    link: SmartMacLink
+    coordinator: SmartMacCoordinator
 
     def diagnostics(self) -> dict[str, Any]:
         """The newest reading as the device sent it, and where the request budget stands."""

@@ -12,7 +12,7 @@ carry 1..3 (`V1`, `Wh2`, `Fr3`); `r` marks the reverse (export) direction.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from homeassistant.components.sensor import (
@@ -32,11 +32,39 @@ from homeassistant.const import (
 )
 
 from ..meters.smartmac import RelayPolarity, SmartMacReading, relay_on
-from .options import PULSE_CHANNELS, PULSE_UNITS, SmartMacOptions
 
 LINES = (1, 2, 3)
+PULSE_CHANNELS = (1, 2)  # a D105's pulse inputs
 PROBES = (1, 2, 3, 4, 5)
 RAW_TRANSLATION_KEY = "raw_value"
+
+
+@dataclass(frozen=True, slots=True)
+class PulseTotal:
+    """How a D105 pulse channel's total is shown: in the user's unit, scaled by their weight."""
+
+    unit: str | None
+    device_class: SensorDeviceClass | None
+    weight: float
+
+
+def first_value(
+    sources: tuple[str, ...], convert: Callable[[float], float]
+) -> Callable[[SmartMacReading], float | None]:
+    """The value of the first source key the device sent a number for, converted."""
+
+    def value(reading: SmartMacReading) -> float | None:
+        for key in sources:
+            if key in reading.values:
+                return convert(reading.values[key])
+        return None
+
+    return value
+
+
+def reports_any(sources: tuple[str, ...]) -> Callable[[SmartMacReading], bool]:
+    """Whether the device reports any of the keys (a number or not)."""
+    return lambda reading: any(key in reading.values or key in reading.extra for key in sources)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,33 +72,18 @@ class SmartMacSensorEntityDescription(SensorEntityDescription):
     """A sensor: the device keys it reads (the first one present wins) and how."""
 
     sources: tuple[str, ...]
-    convert: Callable[[float], float] = float
-    pulse_channel: int | None = None  # a D105 total, scaled by the channel's options
-
-    def exists(self, reading: SmartMacReading) -> bool:
-        """Whether the device reports any of the keys this sensor reads."""
-        return any(key in reading.values or key in reading.extra for key in self.sources)
-
-    def value(self, reading: SmartMacReading) -> float | None:
-        """The value in the entity's unit; None when the device sent no number."""
-        for key in self.sources:
-            if key in reading.values:
-                return self.convert(reading.values[key])
-        return None
+    exists_fn: Callable[[SmartMacReading], bool]
+    value_fn: Callable[[SmartMacReading], float | None]
+    pulse_channel: int | None = None  # a D105 total, scaled by the channel's settings
 
 
 @dataclass(frozen=True, kw_only=True)
 class SmartMacSwitchEntityDescription(SwitchEntityDescription):
     """The load relay (dry contact): on or off as the device reports `pout`."""
 
-    def exists(self, reading: SmartMacReading) -> bool:
-        """Whether the device reports a relay state at all."""
-        return reading.pout is not None
-
-    @staticmethod
-    def is_on(reading: SmartMacReading, polarity: RelayPolarity) -> bool | None:
-        """The relay state under the user's polarity; None for an unrecognised `pout`."""
-        return relay_on(reading, polarity)
+    exists_fn: Callable[[SmartMacReading], bool]
+    # The relay state under the user's polarity; None for an unrecognised `pout`.
+    is_on_fn: Callable[[SmartMacReading, RelayPolarity], bool | None]
 
 
 def kwh(watt_hours: float) -> float:
@@ -90,17 +103,19 @@ def _sensor(
     category: EntityCategory | None = None,
     convert: Callable[[float], float] = float,
 ) -> SmartMacSensorEntityDescription:
+    keys = (sources,) if isinstance(sources, str) else sources
     return SmartMacSensorEntityDescription(
         key=key,
         translation_key=key,
-        sources=(sources,) if isinstance(sources, str) else sources,
+        sources=keys,
+        exists_fn=reports_any(keys),
+        value_fn=first_value(keys, convert),
         device_class=device_class,
         native_unit_of_measurement=unit,
         state_class=state_class,
         suggested_display_precision=precision,
         entity_registry_enabled_default=enabled,
         entity_category=category,
-        convert=convert,
     )
 
 
@@ -174,6 +189,8 @@ def _pulse(channel: int) -> list[SmartMacSensorEntityDescription]:
             key=f"pulse_channel_{channel}_total",
             translation_key=f"pulse_channel_{channel}_total",
             sources=(f"TCh{channel}",),
+            exists_fn=reports_any((f"TCh{channel}",)),
+            value_fn=first_value((f"TCh{channel}",), float),
             state_class=SensorStateClass.TOTAL_INCREASING,
             pulse_channel=channel,
         ),
@@ -235,28 +252,34 @@ RAW_SENSOR = SmartMacSensorEntityDescription(
     key="raw",
     translation_key=RAW_TRANSLATION_KEY,
     sources=(),
+    exists_fn=lambda _reading: False,  # made per unknown key by `raw_sensor`
+    value_fn=lambda _reading: None,
     entity_registry_enabled_default=False,
 )
 
 SWITCHES: tuple[SmartMacSwitchEntityDescription, ...] = (
-    SmartMacSwitchEntityDescription(key="load_relay", translation_key="load_relay"),
+    SmartMacSwitchEntityDescription(
+        key="load_relay",
+        translation_key="load_relay",
+        exists_fn=lambda reading: reading.pout is not None,
+        is_on_fn=relay_on,
+    ),
 )
 
 
-def with_pulse_options(
-    description: SmartMacSensorEntityDescription, options: SmartMacOptions
+def with_pulse_total(
+    description: SmartMacSensorEntityDescription, pulses: Mapping[int, PulseTotal]
 ) -> SmartMacSensorEntityDescription:
     """A pulse total in the unit the user chose, scaled by the channel's pulse weight."""
     if description.pulse_channel is None:
         return description
-    channel = options.pulse[description.pulse_channel]
-    unit = PULSE_UNITS[channel.kind]
-    weight = channel.weight
+    total = pulses[description.pulse_channel]
+    weight = total.weight
     return dataclasses.replace(
         description,
-        device_class=unit.device_class,
-        native_unit_of_measurement=unit.unit,
-        convert=lambda count: round(count * weight, 9),
+        device_class=total.device_class,
+        native_unit_of_measurement=total.unit,
+        value_fn=first_value(description.sources, lambda count: round(count * weight, 9)),
     )
 
 
@@ -266,19 +289,21 @@ def raw_sensor(key: str, reading: SmartMacReading) -> SmartMacSensorEntityDescri
         RAW_SENSOR,
         key=f"raw_{key}",
         sources=(key,),
+        exists_fn=reports_any((key,)),
+        value_fn=first_value((key,), float),
         native_unit_of_measurement=reading.units.get(key) or None,
         translation_placeholders={"name": reading.names.get(key, key)},
     )
 
 
 def sensor_descriptions(
-    reading: SmartMacReading, options: SmartMacOptions
+    reading: SmartMacReading, pulses: Mapping[int, PulseTotal]
 ) -> list[SmartMacSensorEntityDescription]:
-    """The sensors this device's reading yields, pulse totals in the user's units."""
+    """The sensors this device's reading yields, pulse totals as `pulses` says."""
     known = [
-        with_pulse_options(description, options)
+        with_pulse_total(description, pulses)
         for description in SENSORS
-        if description.exists(reading)
+        if description.exists_fn(reading)
     ]
     unknown = [raw_sensor(key, reading) for key in reading.values if key not in KNOWN_KEYS]
     return known + unknown
@@ -286,4 +311,4 @@ def sensor_descriptions(
 
 def switch_descriptions(reading: SmartMacReading) -> Iterable[SmartMacSwitchEntityDescription]:
     """The load relay, when the device reports its state."""
-    return [description for description in SWITCHES if description.exists(reading)]
+    return [description for description in SWITCHES if description.exists_fn(reading)]

@@ -86,7 +86,7 @@ class SmartMacSensor(SmartMacEntity, SensorEntity):
     @property
     def native_value(self) -> float | None:
         """The value derived from the newest reading."""
-        return self.entity_description.value(self.reading)
+        return self.entity_description.value_fn(self.reading)
 
 
 class SmartMacRelaySwitch(SmartMacEntity, SwitchEntity):
@@ -97,7 +97,8 @@ class SmartMacRelaySwitch(SmartMacEntity, SwitchEntity):
     @property
     def is_on(self) -> bool | None:
         """On or off under the polarity the user chose; unknown for an unrecognised `pout`."""
-        return self.entity_description.is_on(self.reading, self.coordinator.options.relay_polarity)
+        polarity = self.coordinator.options.relay_polarity
+        return self.entity_description.is_on_fn(self.reading, polarity)
 
     async def async_turn_on(self, **kwargs: Any) -> None:
         """Switch the load on; waits for the device's request budget when it must."""
@@ -142,7 +143,9 @@ def async_add_smartmac_sensors(
     _async_add_per_key(
         entry,
         async_add_entities,
-        lambda coordinator, reading: sensor_descriptions(reading, coordinator.options),
+        lambda coordinator, reading: sensor_descriptions(
+            reading, coordinator.options.pulse_totals()
+        ),
         SmartMacSensor,
     )
 

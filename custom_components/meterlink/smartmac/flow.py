@@ -2,7 +2,7 @@
 
 Every form proves what was typed with a real getdata read before anything is stored; the entry's
 unique id is the device ID the device itself reports. The device's request budget applies to the
-flow too: the read goes through the device's shared link (`smartmac_link`), so the entry's first
+flow too: the read goes through the device's shared link (`smartmac.link`), so the entry's first
 refresh reuses it instead of earning a 429, and a form submitted while the budget is used up says
 how long to wait rather than hammering the device.
 """
@@ -47,11 +47,11 @@ from ..meters.smartmac import (
     check_device_id,
     check_pin,
 )
+from .descriptions import PULSE_CHANNELS
 from .link import async_get_link
 from .options import (
     CONF_EXTENDED,
     CONF_RELAY_POLARITY,
-    PULSE_CHANNELS,
     PulseKind,
     SmartMacOptions,
     clamp_scan_interval,

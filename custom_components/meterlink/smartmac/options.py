@@ -19,13 +19,13 @@ from homeassistant.const import UnitOfEnergy, UnitOfVolume
 
 from ..const import CONF_MODEL, CONF_SCAN_INTERVAL
 from ..meters.smartmac import STANDARD_INTERVAL, RelayPolarity, SmartMacModel, request_interval
+from .descriptions import PULSE_CHANNELS, PulseTotal
 
 # Entry data (besides CONF_CONNECTION, CONF_HOST, CONF_DEVICE_ID, CONF_PIN)
 CONF_EXTENDED: Final = "extended"  # the device answered with extended-version keys
 
 # Options
 CONF_RELAY_POLARITY: Final = "relay_polarity"
-PULSE_CHANNELS: Final = (1, 2)
 MAX_SCAN_INTERVAL: Final = 3600
 DEFAULT_EXTENDED_SCAN_INTERVAL: Final = 10  # leaves room in the 6 s budget for relay commands
 DEFAULT_PULSE_WEIGHT: Final = 1.0
@@ -138,6 +138,17 @@ class SmartMacOptions:
             weight = _number(options.get(conf_pulse_weight(channel)), DEFAULT_PULSE_WEIGHT)
             pulse[channel] = PulseChannel(kind, weight if weight > 0 else DEFAULT_PULSE_WEIGHT)
         return cls(clamp_scan_interval(interval, extended), polarity, pulse)
+
+    def pulse_totals(self) -> dict[int, PulseTotal]:
+        """How each pulse channel's total is shown, for the description table."""
+        return {
+            channel: PulseTotal(
+                PULSE_UNITS[setting.kind].unit,
+                PULSE_UNITS[setting.kind].device_class,
+                setting.weight,
+            )
+            for channel, setting in self.pulse.items()
+        }
 
 
 def _number(value: object, default: float) -> float:
