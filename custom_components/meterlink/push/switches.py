@@ -202,6 +202,7 @@ class _CommandSwitch(CoordinatorEntity[DataUpdateCoordinator[Any]], SwitchEntity
 
     _attr_has_entity_name = True
     target: Target
+    kind: str  # in the unique id: "<entry>_<address>_<kind>_<number>"
 
     def __init__(
         self,
@@ -210,18 +211,24 @@ class _CommandSwitch(CoordinatorEntity[DataUpdateCoordinator[Any]], SwitchEntity
         address: str,
         number: int,
     ) -> None:
-        """Attach the switch to the cloud connection's device of the meter or ioStack."""
+        """Attach switch `number` to the cloud connection's device of the meter or ioStack."""
         super().__init__(coordinator)
         self.settings = settings
         self.address = address
         self.number = number
         self._attr_device_info = device_info(address)
+        self._attr_unique_id = f"{settings.entry.unique_id}_{address}_{self.kind}_{number}"
+        self._attr_translation_placeholders = self.name_placeholders()
         self._confirmed: tuple[bool, float] | None = None  # (on, when the answer came)
 
     async def async_added_to_hass(self) -> None:
         """Also follow commands confirmed by the device (this switch's or an action's)."""
         await super().async_added_to_hass()
         self.async_on_remove(self.settings.async_add_command_listener(self._on_command))
+
+    def name_placeholders(self) -> dict[str, str]:
+        """What the translated name needs besides its key."""
+        return {}
 
     def confirms(self, sent: SentCommand) -> bool | None:
         """The state a confirmed command put this switch in, or None if it is not about it."""
@@ -276,19 +283,17 @@ class PushRelaySwitch(_CommandSwitch):
     """Output relay 1 or 2 of a v4 (or newer) Omnimeter, switched through its gateway."""
 
     target = Target.METER
+    kind = "relay"
 
-    def __init__(
-        self,
-        coordinator: DataUpdateCoordinator[Any],
-        settings: DeviceSettings,
-        address: str,
-        number: int,
-    ) -> None:
-        """Relay `number` (1 or 2) of meter `address`."""
-        super().__init__(coordinator, settings, address, number)
-        self.relay = RELAYS[number - 1]
-        self._attr_translation_key = f"relay_{number}"
-        self._attr_unique_id = f"{settings.entry.unique_id}_{address}_relay_{number}"
+    @property
+    def relay(self) -> str:
+        """The relay's name in SetRelay (number 1 or 2)."""
+        return RELAYS[self.number - 1]
+
+    @property
+    def translation_key(self) -> str:
+        """Relay 1 and relay 2 have names of their own."""
+        return f"relay_{self.number}"
 
     def confirms(self, sent: SentCommand) -> bool | None:
         """SetRelay of this relay: closed means on (held or timed alike)."""
@@ -322,19 +327,12 @@ class PushOutputSwitch(_CommandSwitch):
     """A digital output of an ioStack, switched through its gateway."""
 
     target = Target.IOSTACK
+    kind = "output"
     _attr_translation_key = "iostack_output"
 
-    def __init__(
-        self,
-        coordinator: DataUpdateCoordinator[Any],
-        settings: DeviceSettings,
-        address: str,
-        number: int,
-    ) -> None:
-        """Output `number` (1 to 4) of ioStack `address`."""
-        super().__init__(coordinator, settings, address, number)
-        self._attr_translation_placeholders = {"pin": str(number)}
-        self._attr_unique_id = f"{settings.entry.unique_id}_{address}_output_{number}"
+    def name_placeholders(self) -> dict[str, str]:
+        """The output's pin (1 to 4) in its name."""
+        return {"pin": str(self.number)}
 
     def confirms(self, sent: SentCommand) -> bool | None:
         """SetDOLevel of this pin: level 1 means on."""
