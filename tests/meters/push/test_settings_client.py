@@ -12,7 +12,7 @@ import re
 import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -758,3 +758,41 @@ async def test_install_mounts_onto_another_app(session: aiohttp.ClientSession) -
         await runner.cleanup()
     assert len(sim.commands) == 2
     assert list(sim.answers) == [sim.commands[0].msg_id]
+
+
+async def test_rate_limits_keep_their_retry_after(session: aiohttp.ClientSession) -> None:
+    """A 429 from sendCommand or the Trigger API carries the header's wait, seconds or date."""
+    from email.utils import format_datetime
+    from time import time
+
+    from custom_components.meterlink.meters.errors import MeterRateLimitError
+    from custom_components.meterlink.meters.push import TriggerClient
+
+    in_a_minute = format_datetime(datetime.fromtimestamp(time() + 60, UTC), usegmt=True)
+
+    async def send_command(request: web.Request) -> web.Response:
+        return web.json_response({"error": "slow down"}, status=429, headers={"Retry-After": "7"})
+
+    async def trigger(request: web.Request) -> web.Response:
+        return web.json_response({}, status=429, headers={"Retry-After": in_a_minute})
+
+    app = web.Application()
+    app.router.add_post("/sendCommand", send_command)
+    app.router.add_route("*", "/api/trigger", trigger)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    try:
+        api = DeviceApiClient(session, OWNER_TOKEN, GATEWAY_KEY, api_url=base)
+        with pytest.raises(MeterRateLimitError, match="slow down") as sent:
+            await api.queue("meter", V4, "GetSchedules")
+        assert sent.value.retry_after == 7
+        with pytest.raises(MeterRateLimitError) as listed:
+            await TriggerClient(session, OWNER_TOKEN, GATEWAY_KEY, api_url=base).list(GATEWAY)
+        assert listed.value.retry_after is not None
+        assert 55 <= listed.value.retry_after <= 60
+    finally:
+        await api.close()
+        await runner.cleanup()
