@@ -35,6 +35,7 @@ from ..meters.errors import (
     MeterPermissionError,
     MeterRateLimitError,
 )
+from ..meters.http import redact
 from ..meters.json import JsonValue, api_error_text
 from ..meters.push import (
     IoStackReading,
@@ -377,7 +378,4 @@ def device_settings(entry: MeterLinkConfigEntry) -> DeviceSettings:
 
 def redacted(entry: MeterLinkConfigEntry, text: str) -> str:
     """`text` without the entry's key or token (for messages built from library errors)."""
-    for secret in (entry_key(entry), token_of(entry)):
-        if secret:
-            text = text.replace(secret, "***")
-    return text
+    return redact(text, entry_key(entry), token_of(entry))

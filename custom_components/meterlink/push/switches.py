@@ -22,10 +22,10 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.event import async_track_time_interval
-from homeassistant.helpers.update_coordinator import CoordinatorEntity, DataUpdateCoordinator
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 
 from ..const import CONF_PASSWORD, DOMAIN, LOGGER
-from ..entity import async_add_new_entities
+from ..entity import MeterLinkEntity, async_add_new_entities
 from ..errors import translate_errors
 from ..meters.ekm import MeterVersion
 from ..meters.json import JsonValue, plain
@@ -197,10 +197,9 @@ def _follow_triggers(
     entry.async_on_unload(coordinator.async_add_listener(_remove_gone))
 
 
-class _CommandSwitch(CoordinatorEntity[DataUpdateCoordinator[Any]], SwitchEntity):
+class _CommandSwitch(MeterLinkEntity[DataUpdateCoordinator[Any]], SwitchEntity):
     """A relay or output switched through sendCommand; its state is the device's word."""
 
-    _attr_has_entity_name = True
     target: Target
     kind: str  # in the unique id: "<entry>_<address>_<kind>_<number>"
 
@@ -354,10 +353,9 @@ class PushOutputSwitch(_CommandSwitch):
         await self._async_switch("SetDOLevel", {"pin": self.number, "level": 0})
 
 
-class PushTriggerSwitch(CoordinatorEntity[TriggerCoordinator], SwitchEntity):
+class PushTriggerSwitch(MeterLinkEntity[TriggerCoordinator], SwitchEntity):
     """One gateway trigger: on while enabled; its conditions and actions as attributes."""
 
-    _attr_has_entity_name = True
     _attr_translation_key = "push_trigger"  # the icons; the name is the trigger's own
 
     def __init__(
