@@ -29,7 +29,6 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
 
 from ..const import DOMAIN
-from ..errors import translate_errors
 from ..meters.errors import InvalidParameterError
 from ..meters.json import plain_object
 from ..meters.push import PushInventory, Trigger, check_trigger_uuid, validate_trigger
@@ -37,12 +36,10 @@ from ..meters.push.settings import Target, check_target_id, normalize_gateway, v
 from ..runtime import MeterLinkConfigEntry
 from .coordinator import cloud_gateway_id
 from .settings import (
-    DEVICE_API_ERRORS,
     DeviceSettings,
     device_settings,
     invalid,
     is_cloud_entry,
-    redacted,
 )
 
 SERVICE_SEND_COMMAND: Final = "send_command"
@@ -240,11 +237,7 @@ async def _guarded[ResultT](
     resolved: Resolved, what: str, call: Callable[[], Awaitable[ResultT]]
 ) -> ResultT:
     """Run an API call; library errors become translated Home Assistant errors."""
-    with translate_errors(
-        DEVICE_API_ERRORS,
-        {"entry": resolved.entry.title, "what": what},
-        redact=partial(redacted, resolved.entry),
-    ):
+    with resolved.settings.api_errors(what):
         return await call()
 
 

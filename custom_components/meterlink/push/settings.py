@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import partial
@@ -26,7 +27,7 @@ from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
 from ..const import CONNECTION_EKM_PUSH, DOMAIN, LOGGER
-from ..errors import ErrorTable, Rule
+from ..errors import ErrorTable, Rule, translate_errors
 from ..meters.ekm import EkmReading
 from ..meters.errors import (
     InvalidParameterError,
@@ -216,6 +217,14 @@ class DeviceSettings:
         """Reading triggers needs a token the API accepted (READ is enough)."""
         if self.access in (TokenAccess.NONE, TokenAccess.INVALID):
             raise token_error(self.access, self.entry.title)
+
+    def api_errors(self, what: str) -> AbstractContextManager[None]:
+        """Library errors of an API call about `what` leave as translated HA errors, redacted."""
+        return translate_errors(
+            DEVICE_API_ERRORS,
+            {"entry": self.entry.title, "what": what},
+            redact=partial(redacted, self.entry),
+        )
 
     def diagnostics(self) -> dict[str, Any]:
         """What the token may do and how many triggers it sees (never the token)."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 from homeassistant.components.switch import SwitchEntity
@@ -26,14 +25,12 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 
 from ..const import CONF_PASSWORD, DOMAIN, LOGGER
 from ..entity import MeterLinkEntity, async_add_new_entities
-from ..errors import translate_errors
 from ..meters.ekm import MeterVersion
 from ..meters.json import JsonValue, plain
 from ..meters.push.settings import IOSTACK_PINS, RELAYS, Target
 from ..runtime import MeterLinkConfigEntry
 from .coordinator import cloud_gateway_id
 from .settings import (
-    DEVICE_API_ERRORS,
     DeviceRead,
     DeviceSettings,
     SentCommand,
@@ -42,7 +39,6 @@ from .settings import (
     device_read,
     device_settings,
     inventory_of,
-    redacted,
 )
 from .triggers import TRIGGER_REFRESH, GatewayTrigger, TriggerCoordinator
 
@@ -267,14 +263,10 @@ class _CommandSwitch(MeterLinkEntity[DataUpdateCoordinator[Any]], SwitchEntity):
         return state
 
     async def _async_switch(self, command: str, params: dict[str, JsonValue]) -> None:
-        settings, entry = self.settings, self.settings.entry
+        settings = self.settings
         await settings.require_write()
         what = f"{command} on {self.target.value} {self.address}"
-        with translate_errors(
-            DEVICE_API_ERRORS,
-            {"entry": entry.title, "what": what},
-            redact=partial(redacted, entry),
-        ):
+        with settings.api_errors(what):
             await settings.async_send(self.target, self.address, command, params)
 
 
@@ -404,14 +396,10 @@ class PushTriggerSwitch(MeterLinkEntity[TriggerCoordinator], SwitchEntity):
         }
 
     async def _async_enable(self, enabled: bool) -> None:
-        settings, entry = self.settings, self.settings.entry
+        settings = self.settings
         await settings.require_write()
         what = f"{'enable' if enabled else 'disable'} trigger {self.trigger_uuid}"
-        with translate_errors(
-            DEVICE_API_ERRORS,
-            {"entry": entry.title, "what": what},
-            redact=partial(redacted, entry),
-        ):
+        with settings.api_errors(what):
             await settings.update_trigger(self.trigger_uuid, {"enabled": enabled})
 
     async def async_turn_on(self, **kwargs: Any) -> None:
