@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from custom_components.meterlink.descriptions import ekm
+from custom_components.meterlink.ekm import descriptions as ekm
 from custom_components.meterlink.meters.ekm.reading import EkmReading, MeterVersion
 
 

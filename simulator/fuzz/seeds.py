@@ -19,11 +19,11 @@ from custom_components.meterlink.meters.ekm.layout import Block
 from custom_components.meterlink.meters.ekm.reading import MeterVersion
 from custom_components.meterlink.meters.smartmac.models import SmartMacModel
 
-from ..ekm_meter import SimMeter
-from ..ekm_push import PushSimulator, SimIoStack
-from ..ekm_push_device_api import Privilege, TokenInfo, attach_to_cloud
-from ..ekm_rs485 import EkmBusSimulator
-from ..push3 import Push3Simulator
+from ..ekm.meter import SimMeter
+from ..ekm.push3 import Push3Simulator
+from ..ekm.push_cloud import PushSimulator, SimIoStack
+from ..ekm.push_device_api import Privilege, TokenInfo, attach_to_cloud
+from ..ekm.rs485 import EkmBusSimulator
 from ..smartmac import SimSmartMac
 
 V4 = "000300001001"

@@ -8,8 +8,8 @@ import pytest
 
 from custom_components.meterlink.meters.ekm.bus import BusTiming, EkmBus
 from custom_components.meterlink.meters.ekm.reading import MeterVersion
-from simulator.ekm_meter import SimMeter
-from simulator.ekm_rs485 import EkmBusSimulator
+from simulator.ekm.meter import SimMeter
+from simulator.ekm.rs485 import EkmBusSimulator
 
 V4_ADDRESS = "000300001001"
 V4_OTHER = "000300001002"

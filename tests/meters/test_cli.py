@@ -13,7 +13,7 @@ import pytest
 
 from custom_components.meterlink.meters.cli import main
 from custom_components.meterlink.meters.ekm.layout import Block
-from simulator.ekm_rs485 import EkmBusSimulator
+from simulator.ekm.rs485 import EkmBusSimulator
 
 from .conftest import V3_ADDRESS, V4_ADDRESS
 

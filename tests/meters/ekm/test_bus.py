@@ -20,7 +20,7 @@ from custom_components.meterlink.meters.errors import (
     MeterTimeoutError,
     MeterUnsupportedError,
 )
-from simulator.ekm_rs485 import EkmBusSimulator
+from simulator.ekm.rs485 import EkmBusSimulator
 
 from ..conftest import FAST, V3_ADDRESS, V4_ADDRESS, V4_OTHER
 

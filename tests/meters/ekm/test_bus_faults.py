@@ -16,7 +16,7 @@ from custom_components.meterlink.meters.errors import (
     MeterCrcError,
     MeterTimeoutError,
 )
-from simulator.ekm_rs485 import EkmBusSimulator, Faults
+from simulator.ekm.rs485 import EkmBusSimulator, Faults
 
 from ..conftest import FAST, V3_ADDRESS, V4_ADDRESS, make_meters
 

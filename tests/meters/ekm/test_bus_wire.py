@@ -28,8 +28,8 @@ from custom_components.meterlink.meters.errors import (
     MeterAuthError,
     MeterBusInUseError,
 )
-from simulator.ekm_meter import SimMeter
-from simulator.ekm_rs485 import EkmBusSimulator, WireEvent
+from simulator.ekm.meter import SimMeter
+from simulator.ekm.rs485 import EkmBusSimulator, WireEvent
 
 V4_A = "000300001001"
 V4_B = "000300001002"

@@ -25,7 +25,7 @@ from custom_components.meterlink.meters.ekm.frames import (
 from custom_components.meterlink.meters.ekm.layout import FRAME_LENGTH, LAYOUTS, Block, Kind
 from custom_components.meterlink.meters.ekm.reading import EkmReading, FieldValue
 from custom_components.meterlink.meters.errors import InvalidParameterError, MeterFrameError
-from simulator.ekm_meter import SimMeter
+from simulator.ekm.meter import SimMeter
 
 from ..conftest import V3_ADDRESS, V4_ADDRESS
 

@@ -14,8 +14,8 @@ from custom_components.meterlink.meters.ekm.frames import (
 )
 from custom_components.meterlink.meters.ekm.layout import Block
 from custom_components.meterlink.meters.ekm.reading import MeterVersion
-from simulator.ekm_meter import SimMeter
-from simulator.ekm_rs485 import EkmBusSimulator, Faults
+from simulator.ekm.meter import SimMeter
+from simulator.ekm.rs485 import EkmBusSimulator, Faults
 
 from ..conftest import V3_ADDRESS, V4_ADDRESS, make_meters
 

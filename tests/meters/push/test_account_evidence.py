@@ -13,8 +13,8 @@ import pytest
 from custom_components.meterlink.meters.push.account import parse_inventory
 from custom_components.meterlink.meters.push.client import PushClient
 from custom_components.meterlink.meters.push.models import PushGateway, PushInventory
-from simulator.ekm_meter import SimMeter
-from simulator.ekm_push import PushSimulator, SimIoStack
+from simulator.ekm.meter import SimMeter
+from simulator.ekm.push_cloud import PushSimulator, SimIoStack
 
 GATEWAY = "4016fa012345"
 METER = "000300002570"

@@ -17,9 +17,9 @@ import pytest
 
 from custom_components.meterlink.meters.cli import main
 from custom_components.meterlink.meters.push.models import TIMESTAMP_FIELD
-from simulator.ekm_push import PushSimulator, SimIoStack
-from simulator.ekm_rs485 import EkmBusSimulator
-from simulator.push3 import Push3Simulator
+from simulator.ekm.push3 import Push3Simulator
+from simulator.ekm.push_cloud import PushSimulator, SimIoStack
+from simulator.ekm.rs485 import EkmBusSimulator
 
 from ..conftest import V3_ADDRESS, V4_ADDRESS, V4_OTHER, make_meters
 

@@ -31,10 +31,10 @@ from custom_components.meterlink.meters.push.status import (
     PushNoDataError,
     PushQueryError,
 )
-from simulator import ekm_push
-from simulator.ekm_meter import SimMeter
-from simulator.ekm_push import PushSimulator, SimIoStack
-from simulator.ekm_rs485 import EkmBusSimulator
+from simulator.ekm import push_cloud as ekm_push
+from simulator.ekm.meter import SimMeter
+from simulator.ekm.push_cloud import PushSimulator, SimIoStack
+from simulator.ekm.rs485 import EkmBusSimulator
 
 from ..conftest import FAST, V3_ADDRESS, V4_ADDRESS, V4_OTHER, make_meters
 

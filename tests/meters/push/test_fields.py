@@ -35,7 +35,7 @@ from custom_components.meterlink.meters.push.models import (
     PushMeterReading,
     PushReadings,
 )
-from simulator.ekm_meter import SimMeter
+from simulator.ekm.meter import SimMeter
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "push3_gateway.json"
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -21,8 +21,8 @@ from custom_components.meterlink.meters.errors import (
 )
 from custom_components.meterlink.meters.push.models import TIMESTAMP_FIELD
 from custom_components.meterlink.meters.push.push3 import Push3Client, gateway_unique_id
-from simulator.ekm_push import PushSimulator, SimIoStack
-from simulator.push3 import Push3Simulator
+from simulator.ekm.push3 import Push3Simulator
+from simulator.ekm.push_cloud import PushSimulator, SimIoStack
 
 from ..conftest import V3_ADDRESS, V4_ADDRESS, make_meters
 

@@ -15,9 +15,9 @@ import pytest
 
 from custom_components.meterlink.meters import cli
 from custom_components.meterlink.meters.ekm.layout import Block
-from simulator.ekm_meter import SimMeter
-from simulator.ekm_push import PushSimulator, SimIoStack
-from simulator.ekm_push_device_api import DeviceApiSimulator, TokenInfo, attach_to_cloud
+from simulator.ekm.meter import SimMeter
+from simulator.ekm.push_cloud import PushSimulator, SimIoStack
+from simulator.ekm.push_device_api import DeviceApiSimulator, TokenInfo, attach_to_cloud
 
 from .test_settings_client import (
     GATEWAY,

@@ -38,8 +38,8 @@ from custom_components.meterlink.meters.push.settings.client import (
     raise_for_failure,
 )
 from custom_components.meterlink.meters.push.settings.commands import Target
-from simulator.ekm_meter import SimMeter
-from simulator.ekm_push_device_api import (
+from simulator.ekm.meter import SimMeter
+from simulator.ekm.push_device_api import (
     DeviceApiSimulator,
     Privilege,
     SentCommand,

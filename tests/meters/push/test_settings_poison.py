@@ -24,8 +24,8 @@ from custom_components.meterlink.meters.push.settings.stream import (
     answers_in,
     parse_answer,
 )
-from simulator.ekm_meter import SimMeter
-from simulator.ekm_push_device_api import DeviceApiSimulator, SimGateway, TokenInfo
+from simulator.ekm.meter import SimMeter
+from simulator.ekm.push_device_api import DeviceApiSimulator, SimGateway, TokenInfo
 
 METER = "000300004127"
 GATEWAY = "4016fa0500cd"

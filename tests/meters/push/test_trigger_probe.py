@@ -17,8 +17,8 @@ from aiohttp import web
 
 from custom_components.meterlink.meters.errors import MeterAuthError, MeterPermissionError
 from custom_components.meterlink.meters.push.triggers import TriggerClient
-from simulator.ekm_meter import SimMeter
-from simulator.ekm_push_device_api import DeviceApiSimulator, SimGateway, TokenInfo
+from simulator.ekm.meter import SimMeter
+from simulator.ekm.push_device_api import DeviceApiSimulator, SimGateway, TokenInfo
 
 METER = "000300004127"
 GATEWAY = "4016fa0500cd"

@@ -36,7 +36,7 @@ from custom_components.meterlink.meters.push.triggers import (
     parse_triggers,
     validate_trigger,
 )
-from simulator.ekm_push_device_api import DeviceApiSimulator
+from simulator.ekm.push_device_api import DeviceApiSimulator
 
 from .test_settings_client import (
     ADMIN_TOKEN,
