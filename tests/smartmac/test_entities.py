@@ -238,7 +238,7 @@ def test_options_that_make_no_sense_fall_back_to_defaults() -> None:
         },
     )
     assert options.scan_interval == 60  # a device not known to be extended: a minute
-    assert options.relay_polarity.value == "vendor"
+    assert options.relay_polarity.value == "inverted"  # the default: 1 = on
     assert options.pulse[1].kind is PulseKind.PULSES
     assert options.pulse[1].weight == 1.0
 
@@ -411,8 +411,10 @@ async def test_the_relay_switches_within_the_budget_and_shows_what_the_device_re
     # Right after the first reading: the command waits for the budget instead of a 429.
     await _switch(hass, relay, SERVICE_TURN_ON)
     assert device.relay_on
-    assert device.requests[-1].pout == "0"  # the vendor doc: 0 switches the load on
-    assert device.last_served["pout"] == "0"
+    # By default 1 = on, for sending and reading: the vendor's annotated answer ("0-Off /
+    # 1-On") and the public working client, not the vendor's request text.
+    assert device.requests[-1].pout == "1"
+    assert device.last_served["pout"] == "1"
     assert _state(hass, relay).state == STATE_ON
 
     await _switch(hass, relay, SERVICE_TURN_OFF)
@@ -425,17 +427,37 @@ async def test_the_relay_switches_within_the_budget_and_shows_what_the_device_re
 
 
 @pytest.mark.usefixtures("unload_all")
-async def test_inverted_polarity_sends_and_reads_pout_the_other_way(
+async def test_an_entry_that_chose_the_vendor_text_keeps_it(
     hass: HomeAssistant, smartmac_sim: SmartMacSimulator, make_smartmac_entry: SmartMacEntryBuilder
 ) -> None:
+    """A stored polarity is the user's choice: the new default does not override it."""
     device = smartmac_sim.devices[SMARTMAC_D103X]
-    device.relay_on = True  # vendor "0" on the wire, which means off when inverted
-    await setup_entry(hass, make_smartmac_entry(SMARTMAC_D103X, relay_polarity="inverted"))
+    device.pout_on = "0"  # a device that follows the vendor's request text
+    device.relay_on = False  # "1" on the wire
+    await setup_entry(hass, make_smartmac_entry(SMARTMAC_D103X, relay_polarity="vendor"))
     relay = _entity_id(hass, SWITCH_DOMAIN, SMARTMAC_D103X, "load_relay")
     assert _state(hass, relay).state == STATE_OFF
     await _switch(hass, relay, SERVICE_TURN_ON)
-    assert device.requests[-1].pout == "1"
+    assert device.requests[-1].pout == "0"
+    assert device.relay_on
     assert _state(hass, relay).state == STATE_ON
+
+
+@pytest.mark.usefixtures("unload_all")
+async def test_an_entry_without_a_stored_polarity_reads_1_as_on(
+    hass: HomeAssistant, smartmac_sim: SmartMacSimulator, make_smartmac_entry: SmartMacEntryBuilder
+) -> None:
+    """Entries store no polarity until the user picks one, so the default applies to them."""
+    device = smartmac_sim.devices[SMARTMAC_D103X]
+    device.relay_on = True  # "1" on the wire
+    entry = make_smartmac_entry(SMARTMAC_D103X)
+    assert CONF_RELAY_POLARITY not in entry.options
+    await setup_entry(hass, entry)
+    relay = _entity_id(hass, SWITCH_DOMAIN, SMARTMAC_D103X, "load_relay")
+    assert _state(hass, relay).state == STATE_ON
+    await _switch(hass, relay, SERVICE_TURN_OFF)
+    assert device.requests[-1].pout == "0"
+    assert _state(hass, relay).state == STATE_OFF
 
 
 @pytest.mark.usefixtures("unload_all")

@@ -18,7 +18,13 @@ from homeassistant.components.sensor import SensorDeviceClass
 from homeassistant.const import UnitOfEnergy, UnitOfVolume
 
 from ..const import CONF_MODEL, CONF_SCAN_INTERVAL
-from ..meters.smartmac import STANDARD_INTERVAL, RelayPolarity, SmartMacModel, request_interval
+from ..meters.smartmac import (
+    DEFAULT_RELAY_POLARITY,
+    STANDARD_INTERVAL,
+    RelayPolarity,
+    SmartMacModel,
+    request_interval,
+)
 from .descriptions import PULSE_CHANNELS, PulseTotal
 
 # Entry data (besides CONF_CONNECTION, CONF_HOST, CONF_DEVICE_ID, CONF_PIN)
@@ -95,8 +101,7 @@ def default_options(model: SmartMacModel, extended: bool) -> dict[str, Any]:
     """The options a new entry gets; pulse settings only for a pulse counter."""
     options: dict[str, Any] = {
         CONF_SCAN_INTERVAL: default_scan_interval(extended),
-        CONF_RELAY_POLARITY: RelayPolarity.VENDOR_DOC.value,
-    }
+    }  # no relay polarity: only a choice the user made is stored, the default may improve
     if model is SmartMacModel.D105:
         for channel in PULSE_CHANNELS:
             options[conf_pulse_kind(channel)] = PulseKind.PULSES.value
@@ -129,9 +134,7 @@ class SmartMacOptions:
         """
         extended = data.get(CONF_EXTENDED) is True
         interval = _number(options.get(CONF_SCAN_INTERVAL), default_scan_interval(extended))
-        polarity = _member(
-            RelayPolarity, options.get(CONF_RELAY_POLARITY), RelayPolarity.VENDOR_DOC
-        )
+        polarity = _member(RelayPolarity, options.get(CONF_RELAY_POLARITY), DEFAULT_RELAY_POLARITY)
         pulse: dict[int, PulseChannel] = {}
         for channel in PULSE_CHANNELS:
             kind = _member(PulseKind, options.get(conf_pulse_kind(channel)), PulseKind.PULSES)

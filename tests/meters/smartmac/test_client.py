@@ -62,11 +62,13 @@ class FakeClock:
 
 
 def devices() -> list[SimSmartMac]:
+    """Devices that follow the vendor's request text (pout 0 = on), as these tests assume."""
+    vendor = {"pin": PIN, "pout_on": "0"}
     return [
-        SimSmartMac(EXT, SmartMacModel.D103, extended=True, pin=PIN),
-        SimSmartMac(STD, SmartMacModel.D103, extended=False, pin=PIN),
-        SimSmartMac(D101, SmartMacModel.D101, extended=False, pin=PIN, own_port=True),
-        SimSmartMac(D105, SmartMacModel.D105, pin=PIN),
+        SimSmartMac(EXT, SmartMacModel.D103, extended=True, **vendor),
+        SimSmartMac(STD, SmartMacModel.D103, extended=False, **vendor),
+        SimSmartMac(D101, SmartMacModel.D101, extended=False, own_port=True, **vendor),
+        SimSmartMac(D105, SmartMacModel.D105, **vendor),
     ]
 
 

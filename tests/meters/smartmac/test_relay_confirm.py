@@ -35,7 +35,7 @@ def _loopback_allowed(socket_enabled: None) -> None:
 @pytest.fixture
 async def world() -> AsyncIterator[tuple[SmartMacSimulator, SmartMacClient]]:
     clock = FakeClock()
-    device = SimSmartMac(DEVID, SmartMacModel.D103, extended=True, pin=PIN)
+    device = SimSmartMac(DEVID, SmartMacModel.D103, extended=True, pin=PIN, pout_on="0")
     simulator = SmartMacSimulator([device], clock=clock)
     await simulator.start()
     async with aiohttp.ClientSession() as session:

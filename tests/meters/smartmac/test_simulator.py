@@ -188,16 +188,26 @@ async def test_wrong_pin_shapes(
     assert sim.devices["1"].requests[-1].outcome == "wrong-pin"
 
 
-async def test_relay_follows_the_vendor_doc(
+async def test_relay_follows_the_devices_own_answers_by_default(
     sim: SmartMacSimulator, session: aiohttp.ClientSession, clock: Clock
 ) -> None:
-    document = await served(session, sim.url_for("1", pout="0"))
-    assert document["pout"] == "0"
-    assert sim.devices["1"].relay_on is True
-    clock.now += 6
+    # "pout": "0", // relay status 0-Off / 1-On (the vendor's annotated answer, seed 004)
     document = await served(session, sim.url_for("1", pout="1"))
     assert document["pout"] == "1"
+    assert sim.devices["1"].relay_on is True
+    clock.now += 6
+    document = await served(session, sim.url_for("1", pout="0"))
+    assert document["pout"] == "0"
     assert sim.devices["1"].relay_on is False
+
+
+async def test_a_device_can_follow_the_vendors_request_text_instead(
+    sim: SmartMacSimulator, session: aiohttp.ClientSession
+) -> None:
+    sim.devices["2"].pout_on = "0"  # "pout: 0 - turn-on / 1 - turn-off"
+    document = await served(session, sim.url_for("2", pout="0"))
+    assert document["pout"] == "0"
+    assert sim.devices["2"].relay_on is True
 
 
 async def test_devices_on_their_own_port_answer_only_there(
