@@ -513,6 +513,34 @@ async def test_a_poll_due_while_a_command_waits_does_not_queue_in_front(
 
 
 @pytest.mark.usefixtures("unload_all")
+@pytest.mark.parametrize(("switched", "state"), [(True, STATE_ON), (False, STATE_OFF)])
+async def test_an_error_answer_to_the_relay_command_is_checked_by_the_next_reading(
+    hass: HomeAssistant,
+    smartmac_sim: SmartMacSimulator,
+    smartmac_clock: SmartMacClock,
+    make_smartmac_entry: SmartMacEntryBuilder,
+    monkeypatch: pytest.MonkeyPatch,
+    switched: bool,
+    state: str,
+) -> None:
+    """The documented call may answer an error although the relay switched (S7, issue #27)."""
+    device = smartmac_sim.devices[SMARTMAC_D103X]
+    await setup_entry(hass, make_smartmac_entry(SMARTMAC_D103X))
+    relay = _entity_id(hass, SWITCH_DOMAIN, SMARTMAC_D103X, "load_relay")
+    device.pout_error = 500
+    if not switched:  # a device that answers the error and stays off
+        monkeypatch.setattr(SimSmartMac, "pout", property(lambda _self: "0"))
+    if switched:
+        await _switch(hass, relay, SERVICE_TURN_ON)
+    else:
+        with pytest.raises(HomeAssistantError) as caught:
+            await _switch(hass, relay, SERVICE_TURN_ON)
+        assert caught.value.translation_key == "smartmac_relay_unconfirmed"
+    assert [request.pout for request in device.requests][-2:] == ["1", None]
+    assert _state(hass, relay).state == state
+
+
+@pytest.mark.usefixtures("unload_all")
 async def test_relay_errors_are_translated(
     hass: HomeAssistant,
     smartmac_sim: SmartMacSimulator,
