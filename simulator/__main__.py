@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from custom_components.meterlink.meters.ekm.reading import MeterVersion
 
-from . import ekm_push, push3, smartmac
+from . import egauge, ekm_push, push3, smartmac
 from .ekm_meter import SimMeter
 from .ekm_rs485 import EkmBusSimulator, Faults
 
@@ -113,6 +113,7 @@ KINDS: dict[str, Kind] = {
     "smartmac": Kind("smart-MAC meters over HTTP", smartmac.configure, smartmac.run),
     "ekm-push": Kind("the EKM Push cloud (Realtime, Account)", ekm_push.configure, ekm_push.run),
     "push3": Kind("a Push3 gateway's local readMeter API", push3.configure, push3.run),
+    "egauge": Kind("an eGauge meter's WebAPI (HTTP/HTTPS)", egauge.configure, egauge.run),
 }
 
 
