@@ -380,7 +380,9 @@ class SimEgauge:
     def down(self) -> bool:
         """Rebooting: every request gets 503."""
         now = self.clock()
-        if self._down_from is not None and now >= self._down_from:
+        if self._down_from is not None and now < self._down_from:
+            return False  # the reboot is still a moment away (the answer gets out first)
+        if self._down_from is not None:
             self._down_from = None
             self.tokens.clear()
             self._nonces.clear()
