@@ -203,6 +203,7 @@ class Faults:
     delta_float: bool = False  # `delta` as 1.0 instead of 1
     version_as_number: bool = False  # `update list` gives 4.7 instead of "4.7"
     nonce_status: int | None = None  # /auth/unauthorized answers this instead of 401
+    expired_nonces: int = 0  # the next N logins are answered "Nonce expired."
 
 
 class SimEgauge:
@@ -417,6 +418,9 @@ class SimEgauge:
         if not all(isinstance(body.get(key), str) for key in fields):
             return 400, {"error": "Bad Request"}
         issued = self._nonces.pop(body["nnc"], None)
+        if self.faults.expired_nonces > 0:
+            self.faults.expired_nonces -= 1
+            issued = None
         if issued is None or self.clock() - issued >= self.nonce_lifetime:
             return 200, {"error": "Nonce expired."}
         if user is None or body["rlm"] != REALM:

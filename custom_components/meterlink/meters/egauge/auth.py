@@ -14,11 +14,11 @@ import time
 from collections.abc import Awaitable, Callable
 
 from ..errors import MeterApiError, MeterConnectionError, MeterFrameError
-from .protocol import Token, login_body, new_cnonce, parse_challenge, parse_login
+from .protocol import Token, decode, login_body, new_cnonce, parse_challenge, parse_login
 
 type Clock = Callable[[], float]
-type Send = Callable[[str, str, object, str | None], Awaitable[tuple[int, object]]]
-"""`send(method, path, body, token)` → (HTTP status, decoded JSON or None)."""
+type Send = Callable[[str, str, object, str | None], Awaitable[tuple[int, bytes]]]
+"""`send(method, path, body, token)` → (HTTP status, body)."""
 
 NO_BODY = object()
 """Marks a request without a body (a JSON `null` body is a real value for /cmd/set-time)."""
@@ -81,13 +81,13 @@ class JwtLogin:
                 # reachable as a meter, which is never a reason to ask for a new password.
                 msg = f"the meter answered HTTP {status} instead of a login challenge"
                 raise MeterConnectionError(msg)
-            challenge = parse_challenge(document)
+            challenge = parse_challenge(decode(document))
             body = login_body(self._user, self._password, challenge, new_cnonce())
             status, document = await self._send("POST", "/auth/login", body, None)
             if status != 200:
                 msg = f"the meter answered the login with HTTP {status}"
                 raise MeterApiError(msg, status=status)
-            token = parse_login(document)
+            token = parse_login(decode(document))
             if token is not None:
                 return token
         msg = f"the meter's login nonce expired {_NONCE_ATTEMPTS} times in a row"

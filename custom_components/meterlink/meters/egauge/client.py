@@ -118,7 +118,7 @@ class EgaugeClient:
 
     async def _send(
         self, method: str, path: str, body: object, jwt: str | None, params: Mapping[str, str] = {}
-    ) -> tuple[int, object]:
+    ) -> tuple[int, bytes]:
         headers = {"Accept": "application/json"}
         options: dict[str, object] = {}
         if jwt is not None:
@@ -149,7 +149,7 @@ class EgaugeClient:
             msg = f"{self._host} does not know {path} (older firmware?)"
             raise MeterUnsupportedError(msg)
         if status in (200, 401):
-            return status, decode(answer.body) if status == 200 else _quiet_decode(answer.body)
+            return status, answer.body
         document = _quiet_decode(answer.body)
         error = document.get("error") if isinstance(document, dict) else None
         msg = f"{self._host} refused {path} with HTTP {status}"
@@ -174,16 +174,16 @@ class EgaugeClient:
             status, document = await self._send(method, path, body, jwt, params or {})
             if status == 401:
                 await self._refused(path, jwt)
-        return document
+        return decode(document)
 
     async def _refused(self, path: str, jwt: str) -> None:
         """Raise why a fresh token was refused: a missing right, or the login itself."""
-        status, document = await self._send("GET", "/auth/rights", NO_BODY, jwt)
+        status, body = await self._send("GET", "/auth/rights", NO_BODY, jwt)
         if status != 200:
             self._login.invalidate(jwt)
             msg = f"{self._host} refused a fresh login token"
             raise MeterAuthError(msg)
-        rights = parse_rights(document)
+        rights = parse_rights(decode(body))
         if path.startswith(SAVE_GATED) and not rights.save:
             msg = f"user {rights.user!r} lacks the save right that {path} needs"
             raise MissingSaveRightError(msg)
