@@ -7,7 +7,12 @@ import asyncio
 import aiohttp
 import pytest
 
-from custom_components.meterlink.meters.egauge import EpochMismatch, Reading, counter_delta
+from custom_components.meterlink.meters.egauge import (
+    EpochMismatch,
+    History,
+    Reading,
+    counter_delta,
+)
 from custom_components.meterlink.meters.egauge.client import EgaugeClient
 from custom_components.meterlink.meters.errors import (
     InvalidParameterError,
@@ -186,10 +191,13 @@ async def test_one_request_per_poll_with_virtual_registers(
     reading = _reading(await client.read())
     assert len(meter.requests) == before + 1
     use, grid, solar = reading.values["use"], reading.values["Grid"], reading.values["Solar"]
-    assert use.register.virtual and not grid.register.virtual
-    assert grid.register.did is not None and use.register.did is None
+    assert use.register.virtual
+    assert not grid.register.virtual
+    assert grid.register.did is not None
+    assert use.register.did is None
     truth = meter.reported()
-    assert grid.counter == truth["Grid"] and solar.counter == truth["Solar"]
+    assert grid.counter == truth["Grid"]
+    assert solar.counter == truth["Solar"]
     assert use.counter == truth["Grid"] + truth["Solar"]
     assert use.rate == pytest.approx(grid.rate + solar.rate, abs=1e-3)  # type: ignore[operator]
     assert grid.total == pytest.approx(truth["Grid"] / 3.6e6)
@@ -206,7 +214,8 @@ async def test_counters_follow_rates(
     first = _reading(await client.read()).values["Solar"].counter
     clock.advance(100)
     second = _reading(await client.read()).values["Solar"].counter
-    assert first is not None and second is not None
+    assert first is not None
+    assert second is not None
     assert second - first == 360_000  # 3600 W for 100 s = 0.1 kWh
 
 
@@ -228,7 +237,8 @@ async def test_history_rows_across_ranges(
     history = await client.history([(now - 7200, 60, now), (now - 30, 1, now)])
     assert not isinstance(history, EpochMismatch)
     times = [row.ts for row in history.rows]
-    assert times == sorted(times, reverse=True) and len(times) == len(set(times))
+    assert times == sorted(times, reverse=True)
+    assert len(times) == len(set(times))
     second = int(now)
     minute = second - second % 60
     expected = set(range(minute, int(now - 7200) - 1, -60)) | set(
@@ -236,9 +246,11 @@ async def test_history_rows_across_ranges(
     )
     assert set(times) == {float(t) for t in expected}  # overlapping rows only once
     for row in history.rows[:5]:
-        expected = meter.counters(meter._raw_at(int(row.ts)))  # type: ignore[arg-type]
-        assert row.counters["Grid"] == expected["Grid"]
-        assert row.counters["use"] == expected["use"]
+        raw = meter._raw_at(int(row.ts))
+        assert raw is not None
+        truth = meter.counters(raw)
+        assert row.counters["Grid"] == truth["Grid"]
+        assert row.counters["use"] == truth["use"]
 
 
 async def test_history_delta_rows_decode_to_the_same_counters(
@@ -250,10 +262,12 @@ async def test_history_delta_rows_decode_to_the_same_counters(
     delta = await client.history(ranges, delta=True)
     meter.faults.delta_float = True
     floats = await client.history(ranges[:1], delta=True, max_rows=5)
-    assert isinstance(plain, History) and isinstance(delta, History)
+    assert isinstance(plain, History)
+    assert isinstance(delta, History)
     assert plain.rows == delta.rows
     minute_rows = [row for row in plain.rows if row.ts % 60 == 0]
-    assert isinstance(floats, History) and list(floats.rows) == minute_rows[:5]
+    assert isinstance(floats, History)
+    assert list(floats.rows) == minute_rows[:5]
 
 
 async def test_history_older_than_the_database_ends_the_range(
@@ -317,8 +331,10 @@ async def test_int64_wrap_difference_modulo_2_63(
     before = _reading(await client.read()).values["Solar"].counter
     clock.advance(10)
     after = _reading(await client.read()).values["Solar"].counter
-    assert before is not None and after is not None
-    assert before > 2**62 and after < -(2**62)  # it wrapped
+    assert before is not None
+    assert after is not None
+    assert before > 2**62
+    assert after < -(2**62)
     assert counter_delta(after, before) == 10_000
 
 
@@ -384,6 +400,3 @@ async def test_hosts_with_ports_ipv6_and_urls(session: aiohttp.ClientSession) ->
             normalize_host(bad)
     client = EgaugeClient(session, "dev.egauge.io", "u", "p")
     assert client.host == "dev.egauge.io"
-
-
-from custom_components.meterlink.meters.egauge import History  # noqa: E402
