@@ -28,6 +28,7 @@ from ..errors import (
 )
 from ..http import request
 from .auth import NO_BODY, Clock, JwtLogin
+from .energy import catch_up_ranges
 from .models import (
     CommandAnswer,
     EpochMismatch,
@@ -99,8 +100,10 @@ class EgaugeClient:
         self._password = password
         self._ssl: bool | None = None if verify_tls else False
         self._timeout = aiohttp.ClientTimeout(total=request_timeout)
+        self._clock = clock
         self._login = JwtLogin(username, password, self._send, clock=clock)
         self._rights: tuple[str, Rights] | None = None
+        self._meter_offset = 0.0
         self.requests = 0
         """HTTP requests sent, logins included (for benchmarks and tests)."""
 
@@ -255,7 +258,32 @@ class EgaugeClient:
         counters that jumped.
         """
         document = await self.call("GET", "/register", params=poll_query(epoch))
-        return parse_registers(document, virtual_values=True)
+        reading = parse_registers(document, virtual_values=True)
+        if isinstance(reading, Reading):
+            self._meter_offset = reading.ts - self._clock()
+        return reading
+
+    async def poll(
+        self, since: float | None, *, epoch: str | None = None
+    ) -> tuple[Reading, History] | EpochMismatch:
+        """One request for rates, current counters and every history row since `since`.
+
+        This is a poll that keeps net registers' import and export exact: the rows are the
+        meter's 1 s (or, for a long gap, 1 min) rows, youngest first.
+        """
+        ranges = None if since is None else catch_up_ranges(since, self.meter_now())
+        document = await self.call("GET", "/register", params=poll_query(epoch, ranges))
+        reading = parse_registers(document, virtual_values=True)
+        if isinstance(reading, EpochMismatch):
+            return reading
+        self._meter_offset = reading.ts - self._clock()
+        history = parse_history(document, virtual_values=True)
+        assert not isinstance(history, EpochMismatch)  # the same document: not a condition
+        return reading, history
+
+    def meter_now(self) -> float:
+        """The meter's clock as of now, estimated from its last answer (it may be skewed)."""
+        return self._clock() + self._meter_offset
 
     async def history(
         self,

@@ -358,16 +358,34 @@ def parse_version(document: object) -> Version:
 # /register -----------------------------------------------------------------------------------
 
 
-def poll_query(epoch: str | None = None) -> dict[str, str]:
+def poll_query(
+    epoch: str | None = None, ranges: Sequence[tuple[float, float, float]] | None = None
+) -> dict[str, str]:
     """Rates and counters of every register, virtual ones included, in one request.
 
     With `epoch` the meter answers only while the counters' epoch is unchanged, so a moved epoch
     (a reset) is noticed in the same request instead of being published as negative energy.
+    With `ranges` (youngest first) the same answer carries the history rows since the last
+    poll; its first row is the current counter row.
     """
-    query = {"rate": "", "time": "now", "virtual": "value"}
+    query = {"rate": "", "time": "now" if not ranges else time_ranges(ranges), "virtual": "value"}
     if epoch is not None:
         query["if"] = f"epoch=={epoch}"
     return query
+
+
+def time_ranges(ranges: Sequence[tuple[float, float, float]]) -> str:
+    """`start:step:stop,...` for whole seconds, each range checked."""
+    if not ranges:
+        msg = "at least one time range is needed"
+        raise InvalidParameterError(msg)
+    parts = []
+    for start, step, stop in ranges:
+        if not all(math.isfinite(x) for x in (start, step, stop)) or step <= 0 or stop < start:
+            msg = "a time range is start <= stop with a positive step"
+            raise InvalidParameterError(msg)
+        parts.append(f"{start:.0f}:{step:.0f}:{stop:.0f}")
+    return ",".join(parts)
 
 
 def history_query(
@@ -378,16 +396,7 @@ def history_query(
     epoch: str | None = None,
 ) -> dict[str, str]:
     """Counter rows for `(start, step, stop)` ranges, youngest row first within each range."""
-    if not ranges:
-        msg = "at least one time range is needed"
-        raise InvalidParameterError(msg)
-    parts = []
-    for start, step, stop in ranges:
-        if not all(math.isfinite(x) for x in (start, step, stop)) or step <= 0 or stop < start:
-            msg = "a time range is start <= stop with a positive step"
-            raise InvalidParameterError(msg)
-        parts.append(f"{start:.0f}:{step:.0f}:{stop:.0f}")
-    query = {"time": ",".join(parts), "virtual": "value"}
+    query = {"time": time_ranges(ranges), "virtual": "value"}
     if delta:
         query["delta"] = ""
     if max_rows is not None:
