@@ -7,6 +7,7 @@ its counters second by second up to it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 
 import aiohttp
@@ -98,3 +99,19 @@ def make_client(
 @pytest.fixture
 def client(make_client: ClientFactory) -> EgaugeClient:
     return make_client()
+
+
+@pytest.fixture
+async def silent_host() -> AsyncIterator[str]:
+    """`127.0.0.1:PORT` of a server that accepts connections and never answers."""
+    release = asyncio.Event()
+
+    async def silent(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await release.wait()
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    yield f"127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    release.set()
+    server.close()
+    await server.wait_closed()

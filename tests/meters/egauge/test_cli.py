@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -115,6 +114,7 @@ async def test_unsupported_malformed_and_timeout(
     meter: SimEgauge,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
+    silent_host: str,
 ) -> None:
     tree_value = meter.tree_value
 
@@ -130,34 +130,21 @@ async def test_unsupported_malformed_and_timeout(
     monkeypatch.setattr(meter, "register_answer", lambda _query: {"ts": "never"})
     assert await _meter(sim, "read") == 5
     assert "meter: malformed response:" in capsys.readouterr().err
-    release = asyncio.Event()
-
-    async def silent(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await release.wait()
-        writer.close()
-
-    server = await asyncio.start_server(silent, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
-        code = await cli.async_main(
-            [
-                "egauge",
-                "read",
-                "--host",
-                f"127.0.0.1:{port}",
-                "--http",
-                "--user",
-                "u",
-                "--password",
-                "p",
-                "--timeout",
-                "0.2",
-            ]
-        )
-    finally:
-        release.set()
-        server.close()
-        await server.wait_closed()
+    code = await cli.async_main(
+        [
+            "egauge",
+            "read",
+            "--host",
+            silent_host,
+            "--http",
+            "--user",
+            "u",
+            "--password",
+            "p",
+            "--timeout",
+            "0.2",
+        ]
+    )
     assert code == 4
 
 

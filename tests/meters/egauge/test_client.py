@@ -366,26 +366,11 @@ async def test_tls_verification_failure_is_cannot_connect(
         await client.read()
 
 
-async def test_silent_meter_is_a_timeout(session: aiohttp.ClientSession) -> None:
-    release = asyncio.Event()
-
-    async def silent(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await release.wait()
-        writer.close()
-
-    server = await asyncio.start_server(silent, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
-        client = EgaugeClient(
-            session, f"127.0.0.1:{port}", "u", "secret-pw", https=False, request_timeout=0.2
-        )
-        with pytest.raises(MeterTimeoutError) as caught:
-            await client.read()
-        assert "secret-pw" not in str(caught.value)
-    finally:
-        release.set()
-        server.close()
-        await server.wait_closed()
+async def test_silent_meter_is_a_timeout(session: aiohttp.ClientSession, silent_host: str) -> None:
+    client = EgaugeClient(session, silent_host, "u", "secret-pw", https=False, request_timeout=0.2)
+    with pytest.raises(MeterTimeoutError) as caught:
+        await client.read()
+    assert "secret-pw" not in str(caught.value)
 
 
 async def test_hosts_with_ports_ipv6_and_urls(session: aiohttp.ClientSession) -> None:

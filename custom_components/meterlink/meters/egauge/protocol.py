@@ -18,7 +18,6 @@ import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from ..errors import (
     InvalidParameterError,
@@ -27,6 +26,7 @@ from ..errors import (
     MeterCommandError,
     MeterFrameError,
 )
+from ..smartmac.protocol import normalize_host as authority
 from .models import (
     CommandAnswer,
     EpochMismatch,
@@ -194,33 +194,14 @@ def _counter(value: object) -> int | None:
 
 
 def normalize_host(host: str) -> str:
-    """`host`, `host:port`, an IPv6 literal or a pasted URL as the URL authority."""
+    """`host`, `host:port`, an IPv6 literal or a pasted `https://host/api` as the authority."""
     text = host.strip()
-    for scheme in ("https://", "http://"):
-        if text.lower().startswith(scheme):
-            text = text[len(scheme) :]
+    if text.lower().startswith("https://"):
+        text = text[len("https://") :]
     text = text.rstrip("/")
     if text.lower().endswith(API_PREFIX):
-        text = text[: -len(API_PREFIX)].rstrip("/")
-    if (
-        not text
-        or any(char in text for char in "/?#@\\")
-        or any(char.isspace() or not char.isprintable() for char in text)
-    ):
-        msg = "the host is an IP address or name, optionally with :port"
-        raise InvalidParameterError(msg)
-    if text.count(":") > 1 and not text.startswith("["):
-        text = f"[{text}]"  # a bare IPv6 address
-    try:
-        parts = urlsplit(f"http://{text}/")
-        port = parts.port
-    except ValueError:
-        msg = "the host's port must be a number from 1 to 65535"
-        raise InvalidParameterError(msg) from None
-    if not parts.hostname or port == 0:
-        msg = "the host is an IP address or name, optionally with :port"
-        raise InvalidParameterError(msg)
-    return text
+        text = text[: -len(API_PREFIX)]
+    return authority(text)
 
 
 def base_url(host: str, *, https: bool) -> str:
