@@ -241,3 +241,28 @@ async def test_factory_restore_reboots(
     await commands.run(client, commands.factory_restore())
     clock.advance(1.5)
     assert meter.down
+
+
+def test_build_by_name_covers_every_operation_of_the_cli() -> None:
+    from custom_components.meterlink.meters.egauge.cli import OPERATIONS as CLI_OPERATIONS
+
+    assert {operation.name for operation in CLI_OPERATIONS} == set(commands.OPERATIONS)
+    assert commands.build("set-time").body is None  # no time: a resync
+    assert commands.build("set-time", {"time": "1677523091.5"}).body == "1677523091.5"
+    restored = commands.build("db-restore", {"data": base64.b64encode(b"x").decode()})
+    assert restored.body == {"action": "restore", "data": "eA=="}
+    assert commands.build("wlan", {"action": "forget", "id": 3}).body == {
+        "action": "forget",
+        "id": 3,
+    }
+    for operation, params in (
+        ("explode", {}),
+        ("reboot", {"now": True}),
+        ("set-time", {"time": "noon"}),
+        ("set-time", {"time": [1]}),
+        ("update-list", {"branch": 5}),
+        ("db-restore", {"data": "***"}),
+        ("db-restore", {}),
+    ):
+        with pytest.raises(InvalidParameterError):
+            commands.build(operation, params)

@@ -54,7 +54,11 @@ class Operation:
     name: str
     help: str
     options: tuple[tuple[tuple[str, ...], dict[str, Any]], ...]
-    build: Callable[[argparse.Namespace], CommandRequest]
+    params: Callable[[argparse.Namespace], dict[str, Any]]
+
+    def build(self, args: argparse.Namespace) -> CommandRequest:
+        """The validated request (the library checks the values)."""
+        return commands.build(self.name, self.params(args))
 
 
 def _when(text: str | None) -> float | None:
@@ -78,20 +82,24 @@ def _regs(text: str | None) -> list[int] | None:
         raise InvalidParameterError(msg) from None
 
 
-def _set_time(args: argparse.Namespace) -> CommandRequest:
+def _set_time(args: argparse.Namespace) -> dict[str, Any]:
     if args.resync:
-        return commands.set_time(None)
+        return {"time": None}
     when = _when(args.time)
-    return commands.set_time(time.time() if when is None else when)
+    return {"time": time.time() if when is None else when}
 
 
-def _restore(args: argparse.Namespace) -> CommandRequest:
+def _restore(args: argparse.Namespace) -> dict[str, Any]:
     try:
         data = Path(args.file).read_bytes()
     except OSError as err:
         msg = f"cannot read the backup file: {err.strerror}"
         raise InvalidParameterError(msg) from None
-    return commands.db_restore(data, more_chunks=args.more_chunks)
+    return {"data": data, "more_chunks": args.more_chunks}
+
+
+def _db(args: argparse.Namespace) -> dict[str, Any]:
+    return {"from": _when(args.start), "to": _when(args.stop), "regs": _regs(args.regs)}
 
 
 _RANGE = (
@@ -101,7 +109,7 @@ _RANGE = (
 )
 
 OPERATIONS: tuple[Operation, ...] = (
-    Operation("reboot", "restart the meter (20-60 s offline)", (), lambda a: commands.reboot()),
+    Operation("reboot", "restart the meter (20-60 s offline)", (), lambda a: {}),
     Operation(
         "set-time",
         "set the clock (default: this computer's time) or --resync with NTP",
@@ -115,7 +123,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "clear",
         "clear the replay excess or the web cache",
         ((("--what",), {"required": True, "choices": ("excess", "web_cache")}),),
-        lambda a: commands.clear(a.what),
+        lambda a: {"what": a.what},
     ),
     Operation(
         "update-list",
@@ -124,7 +132,7 @@ OPERATIONS: tuple[Operation, ...] = (
             (("--target",), {"choices": ("fw", "kernel"), "default": "fw"}),
             (("--branch",), {}),
         ),
-        lambda a: commands.update_list(a.target, a.branch),
+        lambda a: {"target": a.target, "branch": a.branch},
     ),
     Operation(
         "update-install",
@@ -135,7 +143,7 @@ OPERATIONS: tuple[Operation, ...] = (
             (("--branch",), {}),
             (("--force",), {"action": "store_true", "help": "even if not newer"}),
         ),
-        lambda a: commands.update_install(a.version, a.target, force=a.force, branch=a.branch),
+        lambda a: {"version": a.version, "target": a.target, "force": a.force, "branch": a.branch},
     ),
     Operation(
         "test-email",
@@ -147,13 +155,10 @@ OPERATIONS: tuple[Operation, ...] = (
             (("--mailpass",), {"help": "never printed"}),
             (("--fromaddr",), {}),
         ),
-        lambda a: commands.mail_test(
-            a.address,
-            smarthost=a.smarthost,
-            mailuser=a.mailuser,
-            mailpass=a.mailpass,
-            fromaddr=a.fromaddr,
-        ),
+        lambda a: {
+            key: getattr(a, key)
+            for key in ("address", "smarthost", "mailuser", "mailpass", "fromaddr")
+        },
     ),
     Operation(
         "test-remote",
@@ -162,7 +167,7 @@ OPERATIONS: tuple[Operation, ...] = (
             (("--address",), {"required": True}),
             (("--linktype",), {"required": True, "choices": sorted(commands.LINK_TYPES)}),
         ),
-        lambda a: commands.remote_test(a.address, a.linktype),
+        lambda a: {"address": a.address, "linktype": a.linktype},
     ),
     Operation(
         "activate",
@@ -171,19 +176,19 @@ OPERATIONS: tuple[Operation, ...] = (
             (("--service",), {"required": True, "choices": ("alert", "push")}),
             (("--provider",), {"required": True, "metavar": "NAME"}),
         ),
-        lambda a: commands.activate(a.service, a.provider),
+        lambda a: {"service": a.service, "provider": a.provider},
     ),
     Operation(
         "cancel",
         "cancel a long operation",
         ((("--token",), {"required": True, "metavar": "T"}),),
-        lambda a: commands.cancel(a.token),
+        lambda a: {"token": a.token},
     ),
     Operation(
         "db-zero",
         "zero the database (destroys data; needs --yes)",
         _RANGE,
-        lambda a: commands.db_zero(_when(a.start), _when(a.stop), _regs(a.regs)),
+        _db,
     ),
     Operation(
         "db-restore",
@@ -198,13 +203,13 @@ OPERATIONS: tuple[Operation, ...] = (
         "db-split",
         "split net registers' positive changes (rewrites data; needs --yes)",
         _RANGE,
-        lambda a: commands.db_split(_regs(a.regs), _when(a.start), _when(a.stop)),
+        _db,
     ),
     Operation(
         "factory-restore",
         "restore factory settings (erases everything; needs --yes)",
         (),
-        lambda a: commands.factory_restore(),
+        lambda a: {},
     ),
     Operation(
         "wlan",
@@ -217,14 +222,14 @@ OPERATIONS: tuple[Operation, ...] = (
             (("--hidden",), {"action": "store_true"}),
             (("--id",), {"type": int, "dest": "network_id"}),
         ),
-        lambda a: commands.wlan(
-            a.action,
-            ssid=a.ssid,
-            key=a.key,
-            hex_key=a.hex,
-            hidden=a.hidden,
-            network_id=a.network_id,
-        ),
+        lambda a: {
+            "action": a.action,
+            "ssid": a.ssid,
+            "key": a.key,
+            "hex": a.hex,
+            "hidden": a.hidden,
+            "id": a.network_id,
+        },
     ),
     Operation(
         "homeplug",
@@ -233,7 +238,7 @@ OPERATIONS: tuple[Operation, ...] = (
             (("--homeplug-password",), {"required": True, "help": "never printed"}),
             (("--target",), {"required": True, "action": "append", "metavar": "MAC/DEK"}),
         ),
-        lambda a: commands.homeplug(a.homeplug_password, a.target),
+        lambda a: {"password": a.homeplug_password, "targets": a.target},
     ),
 )
 

@@ -14,8 +14,9 @@ import base64
 import math
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import (
     InvalidParameterError,
@@ -336,3 +337,122 @@ async def available_update(client: EgaugeClient, target: str = "fw") -> UpdateOf
     """The newest version the meter could install (`update list`)."""
     answer = await client.command("/cmd/update", update_list(target).body)
     return parse_update_offer(answer.document)
+
+
+def _time_or_none(params: Mapping[str, object], key: str) -> float | None:
+    value = params.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        msg = f"'{key}' is a Unix time"
+        raise _invalid(msg)
+    try:
+        return float(value)
+    except ValueError:
+        msg = f"'{key}' is a Unix time"
+        raise _invalid(msg) from None
+
+
+def _text_or_none(params: Mapping[str, object], key: str) -> str | None:
+    value = params.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    msg = f"'{key}' is text"
+    raise _invalid(msg)
+
+
+def _restore_data(params: Mapping[str, object]) -> bytes:
+    data = params.get("data")
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, str):
+        try:
+            return base64.b64decode(data, validate=True)
+        except ValueError:
+            pass
+    msg = "'data' is the backup chunk in base64"
+    raise _invalid(msg)
+
+
+_BUILDERS: Mapping[str, tuple[frozenset[str], Callable[[Mapping[str, Any]], CommandRequest]]] = {
+    "reboot": (frozenset(), lambda p: reboot()),
+    "set-time": (frozenset({"time"}), lambda p: set_time(_time_or_none(p, "time"))),
+    "clear": (frozenset({"what"}), lambda p: clear(str(p.get("what")))),
+    "update-list": (
+        frozenset({"target", "branch"}),
+        lambda p: update_list(str(p.get("target", "fw")), _text_or_none(p, "branch")),
+    ),
+    "update-install": (
+        frozenset({"version", "target", "force", "branch"}),
+        lambda p: update_install(
+            _text_or_none(p, "version"),
+            str(p.get("target", "fw")),
+            force=bool(p.get("force", False)),
+            branch=_text_or_none(p, "branch"),
+        ),
+    ),
+    "test-email": (
+        frozenset({"address", "smarthost", "mailuser", "mailpass", "fromaddr"}),
+        lambda p: mail_test(
+            str(p.get("address", "")),
+            smarthost=_text_or_none(p, "smarthost"),
+            mailuser=_text_or_none(p, "mailuser"),
+            mailpass=_text_or_none(p, "mailpass"),
+            fromaddr=_text_or_none(p, "fromaddr"),
+        ),
+    ),
+    "test-remote": (
+        frozenset({"address", "linktype"}),
+        lambda p: remote_test(str(p.get("address", "")), str(p.get("linktype", ""))),
+    ),
+    "activate": (
+        frozenset({"service", "provider"}),
+        lambda p: activate(str(p.get("service", "")), str(p.get("provider", ""))),
+    ),
+    "cancel": (frozenset({"token"}), lambda p: cancel(str(p.get("token", "")))),
+    "db-zero": (
+        frozenset({"from", "to", "regs"}),
+        lambda p: db_zero(_time_or_none(p, "from"), _time_or_none(p, "to"), p.get("regs")),
+    ),
+    "db-split": (
+        frozenset({"from", "to", "regs"}),
+        lambda p: db_split(p.get("regs"), _time_or_none(p, "from"), _time_or_none(p, "to")),
+    ),
+    "db-restore": (
+        frozenset({"data", "more_chunks"}),
+        lambda p: db_restore(_restore_data(p), more_chunks=bool(p.get("more_chunks", False))),
+    ),
+    "factory-restore": (frozenset(), lambda p: factory_restore()),
+    "wlan": (
+        frozenset({"action", "ssid", "key", "hex", "hidden", "id"}),
+        lambda p: wlan(
+            str(p.get("action", "")),
+            ssid=_text_or_none(p, "ssid"),
+            key=_text_or_none(p, "key"),
+            hex_key=bool(p.get("hex", False)),
+            hidden=bool(p.get("hidden", False)),
+            network_id=p.get("id"),
+        ),
+    ),
+    "homeplug": (
+        frozenset({"password", "targets"}),
+        lambda p: homeplug(str(p.get("password", "")), list(p.get("targets") or [])),
+    ),
+}
+OPERATIONS: tuple[str, ...] = tuple(_BUILDERS)
+"""Every /cmd operation by the name the commissioning tool and the action use."""
+
+
+def build(operation: str, params: Mapping[str, Any] | None = None) -> CommandRequest:
+    """The validated request of `operation` with its parameters (names as in the vendor spec)."""
+    entry = _BUILDERS.get(operation)
+    if entry is None:
+        msg = f"the operation is one of {', '.join(OPERATIONS)}"
+        raise _invalid(msg)
+    allowed, make = entry
+    given = {key: value for key, value in (params or {}).items() if value is not None}
+    unknown = set(given) - allowed
+    if unknown:
+        msg = f"{operation} takes {', '.join(sorted(allowed)) or 'no parameters'}"
+        raise _invalid(msg)
+    return make(given)
