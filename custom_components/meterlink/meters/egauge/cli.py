@@ -33,7 +33,7 @@ from ..errors import (
 from ..http import redact
 from . import commands
 from .client import EgaugeClient
-from .commands import CommandRequest, CommandResult
+from .commands import CommandRequest
 from .models import EpochMismatch, Reading
 
 # Checked before the commissioning tool's own table, first match wins.
@@ -355,21 +355,7 @@ def _command_handler(operation: Operation) -> Callable[[argparse.Namespace], Any
             result = await commands.run(
                 _client(session, args), request, wait=not args.no_wait, poll_interval=args.poll
             )
-        text = json.dumps(result_as_json(result))
+        text = json.dumps(result.as_json())
         print(redact(text, args.password, *request.secrets))
 
     return handle
-
-
-def result_as_json(result: CommandResult) -> dict[str, Any]:
-    """The meter's final answer: the /cmd answer, or for a followed token its status+result."""
-    if result.status is None:
-        return dict(result.answer.document)
-    status = result.status
-    final: dict[str, Any] = {"done": status.done, "ts": status.ts}
-    for key in ("progress", "info", "error", "info_text", "error_text"):
-        if getattr(status, key) is not None:
-            final[key] = getattr(status, key)
-    if status.args:
-        final["args"] = list(status.args)
-    return {"token": result.answer.token, "status": final, "result": result.result}

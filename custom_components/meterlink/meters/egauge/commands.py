@@ -59,6 +59,19 @@ class CommandResult:
     status: OperationStatus | None = None
     result: object = None
 
+    def as_json(self) -> dict[str, Any]:
+        """The meter's final answer: the /cmd answer, or for a followed token status+result."""
+        if self.status is None:
+            return dict(self.answer.document)
+        status = self.status
+        final: dict[str, Any] = {"done": status.done, "ts": status.ts}
+        for key in ("progress", "info", "error", "info_text", "error_text"):
+            if getattr(status, key) is not None:
+                final[key] = getattr(status, key)
+        if status.args:
+            final["args"] = list(status.args)
+        return {"token": self.answer.token, "status": final, "result": self.result}
+
 
 def _invalid(message: str) -> InvalidParameterError:
     return InvalidParameterError(message)
