@@ -96,6 +96,7 @@ class EgaugeClient:
     ) -> None:
         self._session = session
         self._host = normalize_host(host)
+        self._https = https
         self._base = base_url(self._host, https=https)
         self._password = password
         self._ssl: bool | None = None if verify_tls else False
@@ -111,6 +112,11 @@ class EgaugeClient:
     def host(self) -> str:
         """`host[:port]` the requests go to."""
         return self._host
+
+    @property
+    def https(self) -> bool:
+        """Whether requests go over HTTPS."""
+        return self._https
 
     @property
     def logins(self) -> int:
