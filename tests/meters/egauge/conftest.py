@@ -16,7 +16,7 @@ import pytest
 from custom_components.meterlink.meters.egauge.client import EgaugeClient
 from simulator.egauge import EgaugeSimulator, SimEgauge
 
-START = 1_796_000_000.0  # a Unix time in late 2026
+START = 1_796_000_000.4  # a Unix time in late 2026 (not on a whole second, as real ones)
 OWNER, OWNER_PASSWORD = "owner", "owner-secret"
 VIEWER, VIEWER_PASSWORD = "viewer", "viewer-secret"
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from custom_components.meterlink.meters.egauge import energy
+from custom_components.meterlink.meters.egauge import energy, protocol
 from custom_components.meterlink.meters.egauge.client import EgaugeClient
 from custom_components.meterlink.meters.egauge.energy import Direction, SplitState
 from custom_components.meterlink.meters.egauge.models import (
@@ -110,16 +110,19 @@ async def test_epoch_move_and_db_zero_are_resets_not_energy(
 
 
 def test_catch_up_ranges() -> None:
-    assert energy.catch_up_ranges(None, 1000.5) == [(1000.0, 1, 1000.0)]
-    assert energy.catch_up_ranges(1000, 1000.5) == [(1000.0, 1, 1000.0)]
-    assert energy.catch_up_ranges(970, 1000.5) == [(970, 1, 1000.0)]
-    now = 100_000.0
-    (seconds, minutes) = energy.catch_up_ranges(now - 7200, now)
+    now = energy.NOW
+    assert energy.catch_up_ranges(None, 1000.5) == []
+    assert energy.catch_up_ranges(970, 1000.5) == [(970, 1, now)]
+    estimate = 100_000.0
+    (seconds, minutes) = energy.catch_up_ranges(estimate - 7200, estimate)
     assert seconds[1] == 1
     assert minutes[1] == 60
     assert minutes[2] == seconds[0]
-    assert minutes[0] <= now - 7200
-    assert now - seconds[0] < energy.SECOND_ROWS_SPAN
+    assert minutes[0] <= estimate - 7200
+    assert estimate - seconds[0] < energy.SECOND_ROWS_SPAN
+    assert seconds[2] == now
+    query = protocol.poll_query(None, [(970, 1, now)])
+    assert query["time"] == "970:1:now"
 
 
 def _rows(values: list[int], name: str = "r") -> list[HistoryRow]:

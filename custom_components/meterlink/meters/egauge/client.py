@@ -277,7 +277,7 @@ class EgaugeClient:
         This is a poll that keeps net registers' import and export exact: the rows are the
         meter's 1 s (or, for a long gap, 1 min) rows, youngest first.
         """
-        ranges = None if since is None else catch_up_ranges(since, self.meter_now())
+        ranges = catch_up_ranges(since, self.meter_now())
         document = await self.call("GET", "/register", params=poll_query(epoch, ranges))
         reading = parse_registers(document, virtual_values=True)
         if isinstance(reading, EpochMismatch):

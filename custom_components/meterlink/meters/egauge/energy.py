@@ -15,6 +15,7 @@ and so is a moved epoch, because a reset is not energy.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -24,6 +25,9 @@ from .models import HistoryRow, Register, counter_delta
 
 SECOND_ROWS_SPAN = 3600
 """Seconds of 1 s rows a meter keeps (in volatile memory: a reboot clears them)."""
+
+NOW = math.inf
+"""A range end that the meter reads as its own `now`."""
 
 _MARGIN = 120  # seconds of the 1 s window left unused, so a slow poll does not fall out of it
 MAX_POWER = 2e6
@@ -55,19 +59,21 @@ def direction(rows: Sequence[HistoryRow], name: str) -> Direction:
 
 
 def catch_up_ranges(last: float | None, now: float) -> list[tuple[float, float, float]]:
-    """The history ranges that cover (`last`, `now`], youngest first.
+    """The history ranges that cover (`last`, now], youngest first.
 
-    1 s rows for the window in which the meter keeps them, 1 min rows before it. The first
-    poll (`last` None) asks for the current row only: there is nothing to split yet.
+    1 s rows for the window in which the meter keeps them, 1 min rows before it. The youngest
+    range ends at the meter's own `now` (`NOW`), so a skewed or estimated clock on our side
+    cannot cut it short; `now` (our estimate of the meter's clock) only places the window.
+    The first poll (`last` None) needs no history (an empty list: the current row only), as
+    there is nothing to split yet.
     """
-    end = float(int(now))
-    if last is None or last >= end:
-        return [(end, 1, end)]
-    window_start = end - (SECOND_ROWS_SPAN - _MARGIN)
+    if last is None:
+        return []
+    window_start = float(int(now)) - (SECOND_ROWS_SPAN - _MARGIN)
     if last >= window_start:
-        return [(last, 1, end)]
+        return [(last, 1, NOW)]
     minute_end = window_start - window_start % 60
-    return [(minute_end, 1, end), (last - last % 60, 60, minute_end)]
+    return [(minute_end, 1, NOW), (last - last % 60, 60, minute_end)]
 
 
 @dataclass(frozen=True, slots=True)

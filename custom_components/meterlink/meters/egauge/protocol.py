@@ -356,17 +356,24 @@ def poll_query(
 
 
 def time_ranges(ranges: Sequence[tuple[float, float, float]]) -> str:
-    """`start:step:stop,...` for whole seconds, each range checked."""
+    """`start:step:stop,...` for whole seconds, each range checked; +inf is the meter's `now`."""
     if not ranges:
         msg = "at least one time range is needed"
         raise InvalidParameterError(msg)
     parts = []
     for start, step, stop in ranges:
-        if not all(math.isfinite(x) for x in (start, step, stop)) or step <= 0 or stop < start:
+        if math.isnan(start + step + stop) or step <= 0 or stop < start or start == -math.inf:
             msg = "a time range is start <= stop with a positive step"
             raise InvalidParameterError(msg)
-        parts.append(f"{start:.0f}:{step:.0f}:{stop:.0f}")
+        if not math.isfinite(step) or (start == math.inf and stop != math.inf):
+            msg = "a time range is start <= stop with a positive step"
+            raise InvalidParameterError(msg)
+        parts.append(":".join(_time_point(x) for x in (start, step, stop)))
     return ",".join(parts)
+
+
+def _time_point(value: float) -> str:
+    return "now" if value == math.inf else f"{value:.0f}"
 
 
 def history_query(
