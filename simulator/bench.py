@@ -219,7 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     push.add_argument("--rows-only", action="store_true", help=argparse.SUPPRESS)
     egauge = benches.add_parser("egauge", help="eGauge: requests and CPU per poll vs core's shape")
     egauge.add_argument("--sizes", default="8,64", help="registers on the meter, comma-separated")
-    egauge.add_argument("--polls", type=int, default=50, help="polls measured per row")
+    egauge.add_argument("--polls", type=int, default=200, help="polls measured per row")
     args = parser.parse_args(argv)
     if args.bench == "egauge":
         from .bench_egauge import egauge_bench

@@ -24,6 +24,8 @@ from custom_components.meterlink.meters.egauge.protocol import parse_registers
 
 from .egauge import EgaugeSimulator, SimEgauge, bench_registers
 
+POLL_INTERVAL = 30.0  # the integration's default reading interval
+
 
 @dataclass(frozen=True)
 class PollCost:
@@ -60,6 +62,13 @@ async def _meterlink_poll(client: EgaugeClient) -> int:
     return len(reading.values)
 
 
+async def _meterlink_history_poll(client: EgaugeClient) -> int:
+    """The Home Assistant coordinator's poll: also the 1 s rows of the last 30 s (import/export)."""
+    answer = await client.poll(client.meter_now() - POLL_INTERVAL)
+    assert not isinstance(answer, EpochMismatch)
+    return len(answer[0].values)
+
+
 async def _core_poll(client: EgaugeClient) -> int:
     rates = parse_registers(
         await client.call("GET", "/register", params={"rate": ""}), virtual_values=False
@@ -73,13 +82,14 @@ async def _core_poll(client: EgaugeClient) -> int:
 
 
 async def measure(registers: int, polls: int) -> list[PollCost]:
-    """Both shapes against one simulated meter with `registers` registers."""
+    """Every shape against one simulated meter with `registers` registers."""
     meter = _MeterThread(registers)
     results = []
     try:
         async with aiohttp.ClientSession() as session:
             for shape, poll in (
                 ("MeterLink (1 request)", _meterlink_poll),
+                ("MeterLink + 30 s of 1 s rows", _meterlink_history_poll),
                 ("core shape (2 requests)", _core_poll),
             ):
                 client = EgaugeClient(session, meter.sim.host, "owner", "owner-secret", https=False)
@@ -106,12 +116,12 @@ async def measure(registers: int, polls: int) -> list[PollCost]:
 async def egauge_bench(sizes: Sequence[int], polls: int) -> None:
     """Print the table."""
     print(f"eGauge poll cost: simulated meter on loopback HTTP, {polls} polls per row")
-    head = f"{'registers':>9}  {'client':<24} {'requests/poll':>13} {'CPU ms/poll':>11}"
+    head = f"{'registers':>9}  {'client':<30} {'requests/poll':>13} {'CPU ms/poll':>11}"
     print(f"{head}  registers read")
     for size in sizes:
         for cost in await measure(size, polls):
             print(
-                f"{cost.registers:>9}  {cost.shape:<24} {cost.requests:>13.2f} {cost.cpu_ms:>11.2f}"
+                f"{cost.registers:>9}  {cost.shape:<30} {cost.requests:>13.2f} {cost.cpu_ms:>11.2f}"
                 f"  {cost.seen}"
             )
     print("(core's shape sees physical registers only: the virtual `use` and `gen` are missing)")

@@ -8,8 +8,9 @@ from simulator.bench_egauge import egauge_bench, measure
 
 
 async def test_bench_counts_requests_and_registers() -> None:
-    ours, core = await measure(8, 3)
+    ours, history, core = await measure(8, 3)
     assert (ours.requests, ours.seen) == (1, 8)
+    assert (history.requests, history.seen) == (1, 8)
     assert (core.requests, core.seen) == (2, 6)  # no virtual registers in core's shape
     assert ours.cpu_ms >= 0
     assert core.cpu_ms >= 0
