@@ -121,6 +121,8 @@ def test_catch_up_ranges() -> None:
     assert minutes[0] <= estimate - 7200
     assert estimate - seconds[0] < energy.SECOND_ROWS_SPAN
     assert seconds[2] == now
+    _, far = energy.catch_up_ranges(estimate - 30 * 86400, estimate)
+    assert far[2] - far[0] == energy.MINUTE_ROWS_SPAN
     query = protocol.poll_query(None, [(970, 1, now)])
     assert query["time"] == "970:1:now"
 

@@ -26,6 +26,9 @@ from .models import HistoryRow, Register, counter_delta
 SECOND_ROWS_SPAN = 3600
 """Seconds of 1 s rows a meter keeps (in volatile memory: a reboot clears them)."""
 
+MINUTE_ROWS_SPAN = 86400
+"""Seconds of 1 min rows a catch-up asks for at most (64 registers: about 1 MB)."""
+
 NOW = math.inf
 """A range end that the meter reads as its own `now`."""
 
@@ -73,7 +76,10 @@ def catch_up_ranges(last: float | None, now: float) -> list[tuple[float, float, 
     if last >= window_start:
         return [(last, 1, NOW)]
     minute_end = window_start - window_start % 60
-    return [(minute_end, 1, NOW), (last - last % 60, 60, minute_end)]
+    # A longer gap starts the minute rows a day back: the change before them is one step
+    # (nothing is lost, it is only split by its net sign), and the answer stays small.
+    start = max(last - last % 60, minute_end - MINUTE_ROWS_SPAN)
+    return [(minute_end, 1, NOW), (start, 60, minute_end)]
 
 
 @dataclass(frozen=True, slots=True)
