@@ -99,7 +99,7 @@ class EgaugeClient:
         self._https = https
         self._base = base_url(self._host, https=https)
         self._password = password
-        self._ssl: bool | None = None if verify_tls else False
+        self._ssl = verify_tls  # False: the meter's self-signed certificate is accepted
         self._timeout = aiohttp.ClientTimeout(total=request_timeout)
         self._clock = clock
         self._login = JwtLogin(username, password, self._send, clock=clock)
