@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from simulator.bench_egauge import egauge_bench, measure
+from benchmarks.egauge import egauge_bench, measure
 
 
 async def test_bench_counts_requests_and_registers() -> None:

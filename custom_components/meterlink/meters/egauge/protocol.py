@@ -26,7 +26,7 @@ from ..errors import (
     MeterCommandError,
     MeterFrameError,
 )
-from ..smartmac.protocol import normalize_host as authority
+from ..http import normalize_host as authority
 from .models import (
     CommandAnswer,
     EpochMismatch,
