@@ -27,6 +27,8 @@ from ..errors import (
     MeterFrameError,
 )
 from ..http import normalize_host as authority
+from ..json import decode as json_decode
+from ..json import quoted
 from .models import (
     CommandAnswer,
     EpochMismatch,
@@ -126,13 +128,9 @@ class Token:
 
 
 def decode(body: bytes | str) -> object:
-    """The JSON value of an answer, or MeterFrameError."""
-    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
-    try:
-        return json.loads(text)
-    except ValueError, RecursionError:
-        msg = "the meter's answer is not JSON"
-        raise MeterFrameError(msg) from None
+    """The JSON value of an answer, or MeterFrameError (the library's one decoder)."""
+    value: object = json_decode(body)
+    return value
 
 
 def _object(document: object, what: str) -> Mapping[str, object]:
@@ -143,7 +141,7 @@ def _object(document: object, what: str) -> Mapping[str, object]:
 
 
 def _text(value: object) -> str:
-    return " ".join(str(value).split())[:_MAX_TEXT]
+    return quoted(value, _MAX_TEXT)
 
 
 def _error_of(document: Mapping[str, object]) -> str | None:
