@@ -146,44 +146,29 @@ def register_descriptions(
     total = TOTAL_KINDS.get(register_type.code)
     if total is None:
         return descriptions
-    common: dict[str, object] = {
-        "device_class": total.device_class,
-        "native_unit_of_measurement": total.unit or register_type.total_unit,
-        "suggested_display_precision": total.precision,
-        "translation_placeholders": {"register": name},
-        "register": name,
-    }
+
+    def cumulative(part: str, key: str, state_class: SensorStateClass) -> EgaugeSensorDescription:
+        return EgaugeSensorDescription(
+            key=f"{name}_{part}",
+            translation_key=key,
+            translation_placeholders={"register": name},
+            register=name,
+            part=part,
+            device_class=total.device_class,
+            native_unit_of_measurement=total.unit or register_type.total_unit,
+            suggested_display_precision=total.precision,
+            state_class=state_class,
+        )
+
     if not net:
-        descriptions.append(
-            EgaugeSensorDescription(
-                key=f"{name}_total",
-                translation_key="egauge_energy" if register_type.code == "P" else "egauge_total",
-                part="total",
-                state_class=SensorStateClass.TOTAL_INCREASING,
-                **common,  # type: ignore[arg-type]
-            )
-        )
-        return descriptions
-    descriptions.append(
-        EgaugeSensorDescription(
-            key=f"{name}_total",
-            translation_key="egauge_net",
-            part="total",
-            state_class=SensorStateClass.TOTAL,
-            **common,  # type: ignore[arg-type]
-        )
-    )
-    for part in ("import", "export"):
-        descriptions.append(
-            EgaugeSensorDescription(
-                key=f"{name}_{part}",
-                translation_key=f"egauge_{part}",
-                part=part,
-                state_class=SensorStateClass.TOTAL_INCREASING,
-                **common,  # type: ignore[arg-type]
-            )
-        )
-    return descriptions
+        key = "egauge_energy" if register_type.code == "P" else "egauge_total"
+        return [*descriptions, cumulative("total", key, SensorStateClass.TOTAL_INCREASING)]
+    return [
+        *descriptions,
+        cumulative("total", "egauge_net", SensorStateClass.TOTAL),
+        cumulative("import", "egauge_import", SensorStateClass.TOTAL_INCREASING),
+        cumulative("export", "egauge_export", SensorStateClass.TOTAL_INCREASING),
+    ]
 
 
 # Translation keys on a register's own device; None: named by the device class (or the device).

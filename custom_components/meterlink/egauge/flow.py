@@ -174,27 +174,9 @@ class EgaugeConfigFlowMixin(ConfigFlow):
     ) -> ConfigFlowResult:
         """Ask for the user and password again and prove them with a login."""
         entry = self._get_reauth_entry()
-        errors: dict[str, str] = {}
-        placeholders = {CONF_HOST: entry.data[CONF_HOST]}
-        if user_input is not None:
-            data = {**entry.data, **user_input}
-            try:
-                probe = await async_probe(self.hass, data)
-            except FormError as err:
-                err.apply(errors, placeholders)
-            else:
-                await self.async_set_unique_id(probe.info.serial, raise_on_progress=False)
-                self._abort_if_unique_id_mismatch(reason="egauge_another_meter")
-                return self.async_update_reload_and_abort(
-                    entry, data_updates=user_input, reason="egauge_reauth_successful"
-                )
-        return self.async_show_form(
-            step_id="egauge_reauth_confirm",
-            data_schema=self.add_suggested_values_to_schema(
-                _REAUTH_SCHEMA, {CONF_USERNAME: entry.data[CONF_USERNAME]}
-            ),
-            errors=errors,
-            description_placeholders=placeholders,
+        suggested = {CONF_USERNAME: entry.data[CONF_USERNAME]}
+        return await self._async_same_meter_step(
+            "egauge_reauth_confirm", _REAUTH_SCHEMA, user_input, suggested, reauth=True
         )
 
     async def async_step_egauge_reconfigure(
@@ -202,6 +184,22 @@ class EgaugeConfigFlowMixin(ConfigFlow):
     ) -> ConfigFlowResult:
         """A new address or TLS setting; the meter found there must be the same meter."""
         entry = self._get_reconfigure_entry()
+        suggested = {key: entry.data[key] for key in (CONF_HOST, CONF_SSL, CONF_VERIFY_SSL)}
+        return await self._async_same_meter_step(
+            "egauge_reconfigure", _RECONFIGURE_SCHEMA, user_input, suggested, reauth=False
+        )
+
+    async def _async_same_meter_step(
+        self,
+        step_id: str,
+        schema: probatio.Schema,
+        user_input: dict[str, Any] | None,
+        suggested: dict[str, Any],
+        *,
+        reauth: bool,
+    ) -> ConfigFlowResult:
+        """Change part of an entry's connection, proven by a reading of the same meter."""
+        entry = self._get_reauth_entry() if reauth else self._get_reconfigure_entry()
         errors: dict[str, str] = {}
         placeholders = {CONF_HOST: entry.data[CONF_HOST]}
         if user_input is not None:
@@ -213,18 +211,22 @@ class EgaugeConfigFlowMixin(ConfigFlow):
             else:
                 await self.async_set_unique_id(probe.info.serial, raise_on_progress=False)
                 self._abort_if_unique_id_mismatch(reason="egauge_another_meter")
+                if reauth:
+                    return self.async_update_reload_and_abort(
+                        entry, data_updates=user_input, reason="egauge_reauth_successful"
+                    )
                 return self.async_update_reload_and_abort(
                     entry,
                     title=probe.info.hostname,
                     data_updates=_entry_data(data, probe.info),
                     reason="egauge_reconfigure_successful",
                 )
-        suggested = user_input or {
-            key: entry.data[key] for key in (CONF_HOST, CONF_SSL, CONF_VERIFY_SSL)
-        }
+        values = suggested if user_input is None else user_input
         return self.async_show_form(
-            step_id="egauge_reconfigure",
-            data_schema=self.add_suggested_values_to_schema(_RECONFIGURE_SCHEMA, suggested),
+            step_id=step_id,
+            data_schema=self.add_suggested_values_to_schema(
+                schema, {k: v for k, v in values.items() if k != CONF_PASSWORD}
+            ),
             errors=errors,
             description_placeholders=placeholders,
         )
