@@ -196,37 +196,25 @@ def local_descriptions(sensor: str, code: str | None) -> list[EgaugeLocalDescrip
     kind = LOCAL_KINDS.get(code or "")
     if kind is None:
         return []
-    result = [
-        EgaugeLocalDescription(
-            key=f"local_{sensor}",
-            translation_key="egauge_local",
+
+    def local(measure: str, suffix: str, shown: Kind) -> EgaugeLocalDescription:
+        return EgaugeLocalDescription(
+            key=f"local_{sensor}{suffix}",
+            translation_key=f"egauge_local{suffix}",
             translation_placeholders={"sensor": sensor},
             sensor=sensor,
-            measure="normal",
-            device_class=kind.device_class,
-            native_unit_of_measurement=kind.unit,
+            measure=measure,
+            device_class=shown.device_class,
+            native_unit_of_measurement=shown.unit,
             state_class=SensorStateClass.MEASUREMENT,
-            suggested_display_precision=kind.precision,
+            suggested_display_precision=shown.precision,
             entity_registry_enabled_default=False,
             entity_category=EntityCategory.DIAGNOSTIC,
         )
-    ]
-    if code == "V" and "-" not in sensor:
-        result.append(
-            EgaugeLocalDescription(
-                key=f"local_{sensor}_frequency",
-                translation_key="egauge_local_frequency",
-                translation_placeholders={"sensor": sensor},
-                sensor=sensor,
-                measure="frequency",
-                device_class=SensorDeviceClass.FREQUENCY,
-                native_unit_of_measurement=UnitOfFrequency.HERTZ,
-                state_class=SensorStateClass.MEASUREMENT,
-                suggested_display_precision=2,
-                entity_registry_enabled_default=False,
-                entity_category=EntityCategory.DIAGNOSTIC,
-            )
-        )
+
+    result = [local("normal", "", kind)]
+    if code == "V" and "-" not in sensor:  # a line, not a line-to-line pair, has a frequency
+        result.append(local("frequency", "_frequency", RATE_KINDS["F"]))
     return result
 
 

@@ -61,6 +61,26 @@ def quoted(value: object, limit: int = MAX_ERROR_TEXT) -> str:
     return text if len(text) <= limit else f"{text[: limit - 1]}…"
 
 
+def number(value: object) -> float | None:
+    """A finite JSON number or a number written as a string ("60"); None for anything else.
+
+    APIs write numbers both ways; a bool is not a number, and text of more than 64 characters
+    is refused before float() has to read it.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        result = float(value)
+    elif isinstance(value, str) and len(value) <= 64:
+        try:
+            result = float(value)
+        except ValueError:
+            return None
+    else:
+        return None
+    return result if math.isfinite(result) else None
+
+
 def api_error_text(body: bytes | str) -> str | None:
     """The `error` (or `message`, `detail`) text of an API error body, quoted; else None."""
     try:

@@ -28,6 +28,7 @@ from ..errors import (
 )
 from ..http import normalize_host as authority
 from ..json import decode as json_decode
+from ..json import number as _number
 from ..json import quoted
 from .models import (
     CommandAnswer,
@@ -149,22 +150,6 @@ def _error_of(document: Mapping[str, object]) -> str | None:
     if error is None or error == "":
         return None
     return _text(error)
-
-
-def _number(value: object) -> float | None:
-    """A finite JSON number or numeric string; anything else is None (that value is lost)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        number = float(value)
-    elif isinstance(value, str) and len(value) <= 64:
-        try:
-            number = float(value)
-        except ValueError:
-            return None
-    else:
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _timestamp(value: object, what: str) -> float:

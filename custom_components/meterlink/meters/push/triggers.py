@@ -19,7 +19,6 @@ MeterPermissionError, an unknown trigger TriggerNotFoundError.
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 import time
 from collections.abc import Mapping
@@ -33,6 +32,7 @@ import aiohttp
 from ..errors import InvalidParameterError, MeterApiError, MeterFrameError
 from ..http import error_for_status
 from ..json import JsonValue, decode, plain
+from ..json import number as _number
 from .rrule import parse_rrule
 from .settings.client import (
     DEFAULT_API_URL,
@@ -93,22 +93,6 @@ def check_trigger_uuid(trigger_uuid: str) -> str:
 
 
 # Models ---------------------------------------------------------------------------------------
-
-
-def _number(value: object) -> float | None:
-    """A number the API may write as a string ("60"); None when it is not one."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            return None
-    else:
-        return None
-    return number if math.isfinite(number) else None
 
 
 @dataclass(frozen=True, slots=True)
