@@ -9,6 +9,8 @@
    `EkmBus`. ekmmeters is not a project dependency: it goes into a throwaway virtual
    environment under /tmp and runs in a subprocess, because it blocks and uses pyserial.
 
+`egauge`: see `benchmarks.egauge` (one-request polls against core's two-request shape).
+
 `push`: see `benchmarks.push` (a real Home Assistant in-process, 1/100/1000 meters on one
 EKM Push key: requests, CPU milliseconds and state writes per poll).
 """
@@ -213,7 +215,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     push.add_argument("--sizes", default="1,100,1000", help="meters on the key, comma-separated")
     push.add_argument("--polls", type=int, default=7, help="polls measured per scenario")
     push.add_argument("--rows-only", action="store_true", help=argparse.SUPPRESS)
+    egauge = benches.add_parser("egauge", help="eGauge: requests and CPU per poll vs core's shape")
+    egauge.add_argument("--sizes", default="8,64", help="registers on the meter, comma-separated")
+    egauge.add_argument("--polls", type=int, default=200, help="polls measured per row")
     args = parser.parse_args(argv)
+    if args.bench == "egauge":
+        from .egauge import egauge_bench
+
+        asyncio.run(egauge_bench([int(size) for size in args.sizes.split(",") if size], args.polls))
+        return 0
     if args.bench == "push":
         from .push import push_bench
 

@@ -99,6 +99,19 @@ DEMO_DEVICES: tuple[DemoDevice, ...] = (
             "ekm_push3": {"host": "127.0.0.1:8896", "api_key": "{push3_key}"},
         },
     ),
+    DemoDevice(
+        title="eGauge42",
+        steps={
+            "user": "egauge",
+            "egauge": {
+                "host": "127.0.0.1:8893",
+                "username": "owner",
+                "password": "owner-secret",
+                "ssl": True,
+                "verify_ssl": False,
+            },
+        },
+    ),
 )
 
 

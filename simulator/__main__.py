@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from custom_components.meterlink.meters.ekm import MeterVersion
 
-from . import smartmac
+from . import egauge, smartmac
 from .ekm import push3
 from .ekm import push_cloud as ekm_push
 from .ekm.meter import SimMeter
@@ -115,6 +115,7 @@ KINDS: dict[str, Kind] = {
     "smartmac": Kind("smart-MAC meters over HTTP", smartmac.configure, smartmac.run),
     "ekm-push": Kind("the EKM Push cloud (Realtime, Account)", ekm_push.configure, ekm_push.run),
     "push3": Kind("a Push3 gateway's local readMeter API", push3.configure, push3.run),
+    "egauge": Kind("an eGauge meter's WebAPI (HTTP/HTTPS)", egauge.configure, egauge.run),
 }
 
 

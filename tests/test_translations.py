@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from custom_components.meterlink.egauge import descriptions as egauge
 from custom_components.meterlink.ekm import descriptions as ekm
 from custom_components.meterlink.push import descriptions as iostack
 from custom_components.meterlink.push import descriptions as push
@@ -39,7 +40,8 @@ OWN_KEYS: dict[str, set[str]] = {"switch": {"iostack_output", "push_trigger"}}
 
 # Other data families' tables; a translation key may be shared by families (same meaning).
 FAMILY_TABLES: dict[str, tuple[tuple[Any, ...], ...]] = {
-    "sensor": ((*smartmac.SENSORS, smartmac.RAW_SENSOR),),
+    "sensor": ((*smartmac.SENSORS, smartmac.RAW_SENSOR), egauge.SENSOR_EXAMPLES),
+    "button": (egauge.BUTTONS,),
     "switch": (smartmac.SWITCHES,),
 }
 

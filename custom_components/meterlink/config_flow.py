@@ -24,6 +24,7 @@ from homeassistant.core import callback
 
 from .connections import CONNECTIONS
 from .const import DOMAIN
+from .egauge.flow import EgaugeConfigFlowMixin
 from .ekm.flow import EkmRs485ConfigFlowMixin
 from .push.flow import EkmPush3ConfigFlowMixin, EkmPushConfigFlowMixin
 from .runtime import connection_of
@@ -35,6 +36,7 @@ class MeterLinkConfigFlow(
     EkmPushConfigFlowMixin,
     EkmPush3ConfigFlowMixin,
     SmartMacConfigFlowMixin,
+    EgaugeConfigFlowMixin,
     ConfigFlow,
     domain=DOMAIN,
 ):

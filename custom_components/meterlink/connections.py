@@ -14,6 +14,7 @@ from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .egauge import EGAUGE
 from .ekm import EKM_RS485
 from .push import EKM_PUSH, EKM_PUSH3
 from .runtime import Connection, MeterLinkConfigEntry, connection_of
@@ -21,7 +22,7 @@ from .smartmac import SMARTMAC
 
 CONNECTIONS: Final[dict[str, Connection]] = {
     connection.connection_id: connection
-    for connection in (EKM_RS485, EKM_PUSH, EKM_PUSH3, SMARTMAC)
+    for connection in (EKM_RS485, EKM_PUSH, EKM_PUSH3, SMARTMAC, EGAUGE)
 }
 
 

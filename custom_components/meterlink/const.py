@@ -17,6 +17,7 @@ CONNECTION_EKM_RS485: Final = "ekm_rs485"
 CONNECTION_SMARTMAC: Final = "smartmac"
 CONNECTION_EKM_PUSH: Final = "ekm_push"  # EKM Push cloud, one account/gateway key
 CONNECTION_PUSH3: Final = "ekm_push3"  # a Push3 gateway's local API
+CONNECTION_EGAUGE: Final = "egauge"  # an eGauge meter's WebAPI
 
 CONF_MODEL: Final = "model"  # model code: EKM as hex ("1024"), smart-MAC by name ("D103")
 CONF_PASSWORD: Final = "password"  # 8-digit meter password, needed for relays and settings

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from homeassistant.core import HomeAssistant, callback
 
+from .egauge.actions import async_setup_egauge_services
 from .ekm.actions import async_setup_ekm_services
 from .push.actions import async_setup_push_services
 
@@ -17,3 +18,4 @@ def async_setup_services(hass: HomeAssistant) -> None:
     """Register every family's actions."""
     async_setup_ekm_services(hass)
     async_setup_push_services(hass)
+    async_setup_egauge_services(hass)

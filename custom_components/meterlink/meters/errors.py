@@ -94,3 +94,11 @@ class MeterServerError(MeterConnectionError):
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class MissingSaveRightError(MeterPermissionError):
+    """The user may read the meter but lacks the `save` right that every command needs (eGauge).
+
+    Its own type because the answer to it is not a new password but another user, and because
+    a reading integration should hide the commands instead of failing.
+    """

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -22,6 +24,10 @@ MAX_DEPTH = 64
 """Nesting no API answer needs; deeper is refused before it can reach the recursion limit."""
 
 MAX_ERROR_TEXT = 300
+
+_NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")
+_INTEGER_RE = re.compile(r"[+-]?[0-9]+")
+_MAX_INT = int(sys.float_info.max)  # larger integers cannot become floats
 
 
 def decode(body: bytes | str, *, lenient: bool = False) -> Any:
@@ -59,6 +65,32 @@ def quoted(value: object, limit: int = MAX_ERROR_TEXT) -> str:
     """A text from the far end on one line and shortened, fit to quote in an error message."""
     text = " ".join(str(value).split())
     return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
+def number(value: object) -> int | float | None:
+    """A JSON value as a number: ints stay ints, numeric strings are parsed, the rest is None.
+
+    APIs write numbers both ways ("60" and 60). Only plain decimal notation is accepted ("12",
+    "-3.5", "1e3"); "nan", "inf", "0x1f", underscores and non-ASCII digits are refused, so
+    garbage never becomes a value, and a bool is no number. An integer beyond the float range
+    (JSON allows `1e309` written out) is refused too: every caller computes with floats, and
+    one such value must cost only itself, not the whole answer.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if abs(value) <= _MAX_INT else None
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if len(text) > 40 or not _NUMBER_RE.fullmatch(text):
+        return None
+    if _INTEGER_RE.fullmatch(text):
+        return int(text)  # at most 40 digits: always within the float range
+    parsed = float(text)
+    return parsed if math.isfinite(parsed) else None
 
 
 def api_error_text(body: bytes | str) -> str | None:

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from custom_components.meterlink.meters.errors import InvalidParameterError, MeterError
-from custom_components.meterlink.meters.push.fields import number
+from custom_components.meterlink.meters.json import number
 from custom_components.meterlink.meters.push.push3 import interpret_push3
 from custom_components.meterlink.meters.push.realtime import interpret_readmeter
 from custom_components.meterlink.meters.push.rrule import parse_rrule

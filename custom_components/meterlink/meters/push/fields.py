@@ -9,14 +9,13 @@ no values at all: a failed read is never shown as zeros.
 
 from __future__ import annotations
 
-import math
 import re
-import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..ekm.layout import LAYOUTS, Kind
 from ..ekm.reading import EkmReading, FieldValue, MeterVersion, power_factor_code
+from ..json import number
 from .models import TIMESTAMP_FIELD, IoStackReading, PushMeterReading
 
 # Every EKM meter field the RS-485 decoder produces, with the kind that decides its type.
@@ -39,39 +38,11 @@ _DROPPED = frozenset({"Good", "Request_Type"})
 # Identifiers and clock texts that merely look numeric ("1c" is hex, "10" a firmware code).
 _TEXT_FIELDS = frozenset({"Model", "Firmware", "Meter", "Meter_Address", "Date", "Time"})
 
-_NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")
-_INTEGER_RE = re.compile(r"[+-]?[0-9]+")
 # "0.83 C" (cloud, Push3), "C083" / " 100" (RS-485 raw), or a bare "0.83".
 _COS_THETA_RE = re.compile(r"\s*([0-9]*\.?[0-9]+)\s*([LClc]?)\s*")
 _COS_THETA_RAW_RE = re.compile(r"([LC ])([0-9]{3})")
 _ADDRESS_RE = re.compile(r"[0-9]{1,12}")
 _MAX_TEXT = 64  # longest string value kept from a read
-_MAX_INT = int(sys.float_info.max)  # larger integers cannot become floats
-
-
-def number(value: object) -> int | float | None:
-    """A JSON value as a number: ints stay ints, numeric strings are parsed, the rest is None.
-
-    Only plain decimal notation is accepted ("12", "-3.5", "1e3"); "nan", "inf", "0x1f",
-    underscores and non-ASCII digits are refused, so garbage never becomes a value. An integer
-    beyond the float range (JSON allows `1e309` written out) is refused too: every caller
-    computes with floats, and one such value must cost only itself, not the whole answer.
-    """
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if abs(value) <= _MAX_INT else None
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    if len(text) > 40 or not _NUMBER_RE.fullmatch(text):
-        return None
-    if _INTEGER_RE.fullmatch(text):
-        return int(text)  # at most 40 digits: always within the float range
-    parsed = float(text)
-    return parsed if math.isfinite(parsed) else None
 
 
 def device_address(value: object) -> str | None:

@@ -24,8 +24,7 @@ from ..errors import (
 )
 from ..http import error_for_status
 from ..http import redact as redact_secrets
-from ..json import decode
-from .fields import number
+from ..json import decode, number
 
 DEFAULT_RETRY_AFTER = 60.0
 """Seconds to back off after a 429 that does not say how long (EKM publishes no limit)."""

@@ -40,7 +40,7 @@ from ..errors import (
 )
 from ..http import error_for_status
 from ..json import JsonValue, decode, plain
-from .fields import number as field_number
+from ..json import number as json_number
 from .rrule import parse_rrule
 from .settings.client import (
     DEFAULT_API_URL,
@@ -107,10 +107,10 @@ def check_trigger_uuid(trigger_uuid: str) -> str:
 def _number(value: object) -> float | None:
     """A number the API may write as a string ("60"); None when it is not one.
 
-    The same rules as a meter reading's values (`fields.number`): an integer too large for a
+    The same rules as a meter reading's values (`meters.json.number`): an integer too large for a
     float, "nan" or non-ASCII digits are no number, so a trigger list never fails on one.
     """
-    number = field_number(value)
+    number = json_number(value)
     return None if number is None else float(number)
 
 
