@@ -77,7 +77,8 @@ DEFAULT_METERS: tuple[MeterSpec, ...] = (
 
 
 def _in_library_tests(request: pytest.FixtureRequest) -> bool:
-    return "lib" in request.node.path.relative_to(request.config.rootpath).parts[1:2]
+    parts = request.node.path.relative_to(request.config.rootpath).parts[1:2]
+    return "lib" in parts or "meters" in parts
 
 
 @pytest.fixture(autouse=True)

@@ -26,9 +26,12 @@ import socket
 import ssl
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiomqtt
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -174,8 +177,7 @@ class Mosquitto:
         self.log = directory / "mosquitto.log"
         acl = directory / "acl"
         acl.write_text(
-            "pattern read realtime/%u\npattern read summary/%u\n"
-            f"user {PUBLISHER}\ntopic write #\n"
+            f"pattern read realtime/%u\npattern read summary/%u\nuser {PUBLISHER}\ntopic write #\n"
         )
         acl.chmod(0o600)
         tls = f"cafile {ca.ca_file}\ncertfile {ca.cert_file}\nkeyfile {ca.key_file}\n"
@@ -201,7 +203,7 @@ class Mosquitto:
         """Start the broker and wait until both listeners accept connections."""
         assert self._process is None
         with self.log.open("ab") as log:
-            self._process = subprocess.Popen(  # noqa: S603 - our own fixed argv
+            self._process = subprocess.Popen(
                 [self._binary, "-c", str(self.config)], stdout=log, stderr=log
             )
         _wait_listening(self.port, self._process, self.log)
@@ -223,3 +225,27 @@ class Mosquitto:
         """Stop, then start again on the same ports."""
         self.stop()
         self.start()
+
+
+async def publish(broker: Mosquitto, topic: str, *payloads: bytes | str) -> None:
+    """Publish as the gateway would (user `publisher`, QoS 0), then disconnect cleanly."""
+    async with aiomqtt.Client(
+        HOST, broker.port, username=PUBLISHER, tls_context=broker.ca.client_context()
+    ) as client:
+        for payload in payloads:
+            await client.publish(topic, payload, qos=0)
+
+
+@pytest.fixture(scope="session")
+def mqtt_ca(tmp_path_factory: pytest.TempPathFactory) -> TestCa:
+    """One throw-away CA and server certificate per test session."""
+    return make_ca(tmp_path_factory.mktemp("mqtt-ca"))
+
+
+@pytest.fixture
+def mosquitto(mqtt_ca: TestCa, tmp_path: Path) -> Iterator[Mosquitto]:
+    """A running broker of this test's own (restart it freely)."""
+    broker = Mosquitto(mqtt_ca, tmp_path)
+    broker.start()
+    yield broker
+    broker.stop()

@@ -113,7 +113,7 @@ def parse_message(
         return _parse(payload, kind, newer_than)
     except MeterError:
         raise
-    except Exception as err:  # noqa: BLE001 - the parser's promise: only typed errors escape
+    except Exception as err:
         msg = f"the message cannot be read ({type(err).__name__})"
         raise MeterFrameError(msg) from None
 
@@ -130,7 +130,9 @@ def _parse(payload: Any, kind: StreamKind, newer_than: NewerThan | None) -> Stre
         if match is None:
             continue
         address = match.group(2)
-        reads = [r for r in (value if isinstance(value, list) else [value]) if isinstance(r, dict)]
+        reads: list[Mapping[str, Any]] = [
+            r for r in (value if isinstance(value, list) else [value]) if isinstance(r, dict)
+        ]
         if kind is StreamKind.SUMMARY:
             reads = [summary_read(read) for read in reads]
         if newer_than is not None and reads:
