@@ -4,7 +4,7 @@ aiomqtt drives paho's socket from the running event loop (no thread of its own; 
 blocking TCP/TLS connect runs in the loop's executor) and fits Home Assistant's
 `paho-mqtt==2.1.0` pin. `PushStream.events()` is one async iterator per caller that yields
 what a consumer must react to: `Connected` (subscribed: poll now, the broker keeps no history),
-`Message`, `BadMessage`, `Silent` (the watchdog: nothing for `watchdog` seconds, so poll;
+`Message`, `BadMessage`, `Silent` (the watchdog: no readable message for `watchdog` s: poll;
 the stream reconnects at once, as a silent subscription is the one fault nobody reports) and
 `Disconnected` (it retries after a capped exponential backoff with jitter). A refused key
 ends the iterator with `MeterNotAuthorizedError`: retrying a refused key helps nobody.
@@ -259,9 +259,12 @@ class PushStream:
 
     async def _receive(self, client: aiomqtt.Client) -> AsyncIterator[StreamEvent]:
         messages = aiter(client.messages)
+        loop = asyncio.get_running_loop()
+        # Only a readable message proves the stream works: garbage does not feed the watchdog.
+        deadline = None if self.watchdog is None else loop.time() + self.watchdog
         while True:
             try:
-                async with asyncio.timeout(self.watchdog):
+                async with asyncio.timeout_at(deadline):
                     received = await anext(messages)
             except TimeoutError:
                 self.stats.silences += 1
@@ -280,6 +283,8 @@ class PushStream:
                 frame_error = err if isinstance(err, MeterFrameError) else MeterFrameError(str(err))
                 yield BadMessage(frame_error)
                 continue
+            if self.watchdog is not None:
+                deadline = loop.time() + self.watchdog
             now = self.clock()
             self.stats.messages += 1
             self.stats.last_message = now
