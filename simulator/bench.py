@@ -9,6 +9,8 @@
    `EkmBus`. ekmmeters is not a project dependency: it goes into a throwaway virtual
    environment under /tmp and runs in a subprocess, because it blocks and uses pyserial.
 
+`mqtt-parse`: see `simulator.bench_mqtt` (CPU per MQTT message in the library).
+
 `push`: see `simulator.bench_push` (a real Home Assistant in-process, 1/100/1000 meters on one
 EKM Push key: requests, CPU milliseconds and state writes per poll).
 """
@@ -215,7 +217,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     push.add_argument("--sizes", default="1,100,1000", help="meters on the key, comma-separated")
     push.add_argument("--polls", type=int, default=7, help="polls measured per scenario")
     push.add_argument("--rows-only", action="store_true", help=argparse.SUPPRESS)
+    mqtt = benches.add_parser("mqtt-parse", help="EKM MQTT message parse cost (library)")
+    mqtt.add_argument("--sizes", default="1,100,1000", help="meters per message")
+    mqtt.add_argument("--runs", type=int, default=200, help="runs per 100 meters")
     args = parser.parse_args(argv)
+    if args.bench == "mqtt-parse":
+        from .bench_mqtt import mqtt_parse_bench
+
+        mqtt_parse_bench([int(size) for size in args.sizes.split(",") if size], args.runs)
+        return 0
     if args.bench == "push":
         from .bench_push import push_bench
 
