@@ -163,7 +163,8 @@ async def test_broker_restart_reconnects_and_streams_again(
         await events.aclose()
         await publisher.stop()
     assert subscription.stats.reconnects == 1
-    assert subscription.stats.connected is True
+    assert subscription.stats.connected is False  # closed
+    assert "key=" not in repr(subscription)
 
 
 async def test_silent_key_trips_the_watchdog_then_resubscribes(

@@ -191,8 +191,8 @@ class PushStream:
     to the parser so repeated reads are skipped cheaply.
     """
 
-    key: str
-    tls: ssl.SSLContext
+    key: str = field(repr=False)  # the topic and the username: never in a repr or a log
+    tls: ssl.SSLContext = field(repr=False)
     broker: Broker = DEFAULT_BROKER
     kind: StreamKind = StreamKind.REALTIME
     identifier: str = field(default_factory=client_id)
@@ -226,15 +226,15 @@ class PushStream:
                     connected_once = True
                     async for event in self._receive(client):
                         yield event
-                self.stats.connected = False  # the watchdog left: reconnect at once
-                continue
+                continue  # the watchdog left: subscribe again at once
             except aiomqtt.MqttError as err:
-                self.stats.connected = False
                 if _refused(err):
                     self.stats.last_error = "the broker refused the key"
                     msg = "the MQTT broker refused the gateway key (not authorised)"
                     raise MeterNotAuthorizedError(msg) from None
                 error = self._connection_error(err)
+            finally:  # left for any reason, cancellation and closing included
+                self.stats.connected = False
             self.stats.last_error = str(error)
             if not self.reconnect:
                 raise error
