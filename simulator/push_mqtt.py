@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import ssl
+import time
 from collections.abc import Mapping
 
 import aiomqtt
@@ -63,6 +64,8 @@ class MqttPublisher:
         self.cloud = cloud
         self.broker = broker
         self.published = 0
+        self.published_at = 0.0  # time.monotonic() after the last publish (the benchmark)
+        self._last: list[tuple[str, bytes]] = []
         self._tls = tls
         self._username = username
         self._gateways = [Push3Simulator(cloud, mac) for mac in cloud.gateways]
@@ -72,10 +75,18 @@ class MqttPublisher:
         self._connected = asyncio.Event()
 
     def _polled(self, reads: dict[str, SimRead]) -> None:
+        self._last = []
         for gateway in self._gateways:
             payload = realtime_payload(gateway, reads)
             if payload != b"{}":
-                self._queue.put_nowait((topic(StreamKind.REALTIME, gateway.key), payload))
+                self._last.append((topic(StreamKind.REALTIME, gateway.key), payload))
+        for message in self._last:
+            self._queue.put_nowait(message)
+
+    def repeat(self) -> None:
+        """Publish the last poll's messages again (a gateway repeating what it sent)."""
+        for message in self._last:
+            self._queue.put_nowait(message)
 
     async def start(self) -> None:
         """Connect and publish from now on (reads taken before are not sent)."""
@@ -110,6 +121,7 @@ class MqttPublisher:
                 try:
                     await client.publish(name, payload, qos=0)
                     self.published += 1
+                    self.published_at = time.monotonic()
                 finally:
                     self._queue.task_done()
 
