@@ -27,10 +27,10 @@ from custom_components.meterlink.meters.push.mqtt_client import (
     client_id,
     tls_context,
 )
-from simulator.ekm_meter import SimMeter
-from simulator.ekm_push import PushSimulator
-from simulator.push_mqtt import MqttPublisher
-from tests.lib.conftest import make_meters
+from simulator.ekm.meter import SimMeter
+from simulator.ekm.push_cloud import PushSimulator
+from simulator.ekm.push_mqtt import MqttPublisher
+from tests.meters.conftest import make_meters
 from tests.mosquitto import HOST, Mosquitto, publish
 
 FAST = Backoff(initial=0.05, maximum=0.2)

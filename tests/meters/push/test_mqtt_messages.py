@@ -23,11 +23,11 @@ from custom_components.meterlink.meters.push.mqtt import (
     topic,
 )
 from custom_components.meterlink.meters.push.push3 import parse_push3
-from simulator.ekm_meter import SimMeter
-from simulator.ekm_push import PushSimulator, SimIoStack
-from simulator.push3 import Push3Simulator
-from simulator.push_mqtt import realtime_payload
-from tests.lib.conftest import V3_ADDRESS, V4_ADDRESS, make_meters
+from simulator.ekm.meter import SimMeter
+from simulator.ekm.push3 import Push3Simulator
+from simulator.ekm.push_cloud import PushSimulator, SimIoStack
+from simulator.ekm.push_mqtt import realtime_payload
+from tests.meters.conftest import V3_ADDRESS, V4_ADDRESS, make_meters
 
 STACK = "000000900001"
 

@@ -20,9 +20,9 @@ import pytest
 from custom_components.meterlink.meters.cli import main
 from custom_components.meterlink.meters.push.models import TIMESTAMP_FIELD
 from custom_components.meterlink.meters.push.mqtt import parse_broker
-from simulator.ekm_push import PushSimulator
-from simulator.push_mqtt import MqttPublisher
-from tests.lib.conftest import V4_ADDRESS, make_meters
+from simulator.ekm.push_cloud import PushSimulator
+from simulator.ekm.push_mqtt import MqttPublisher
+from tests.meters.conftest import V4_ADDRESS, make_meters
 from tests.mosquitto import Mosquitto, publish
 
 ROOT = Path(__file__).resolve().parents[3]

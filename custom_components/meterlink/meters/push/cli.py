@@ -31,11 +31,11 @@ from ..errors import (
     MeterTimeoutError,
 )
 from .client import PushClient
-from .device_api import AnswerTimeoutError
-from .device_cli import add_device_actions
 from .models import PushInventory, PushReadings
 from .push3 import Push3Client, gateway_unique_id
 from .realtime import DEFAULT_API_URL
+from .settings.cli import add_device_actions
+from .settings.client import AnswerTimeoutError
 from .status import PushInvalidMeterError, PushNoDataError, PushQueryError
 from .stream_cli import add_stream_action
 from .triggers import TriggerNotFoundError
