@@ -333,7 +333,10 @@ async def test_push3_streams_only_when_switched_on(
 
 
 async def test_options_take_gateway_keys_and_switch_streaming_off(
-    hass: HomeAssistant, push_simulator: PushSimulator, publisher: MqttPublisher
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    push_simulator: PushSimulator,
+    publisher: MqttPublisher,
 ) -> None:
     entry = await setup_entry(hass, push_entry(push_simulator))  # an account key
     mac = next(iter(push_simulator.gateways))
@@ -352,6 +355,8 @@ async def test_options_take_gateway_keys_and_switch_streaming_off(
     assert entry.options[streaming.CONF_GATEWAY_KEYS] == {mac: gateway_key(push_simulator)}
     await hass.async_block_till_done()
     await wait_for(lambda: streaming_on(hass, entry), "the stream with the gateway key")
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    assert gateway_key(push_simulator) not in str(diagnostics)
     result = await hass.config_entries.options.async_init(entry.entry_id)
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {CONF_SCAN_INTERVAL: 60, streaming.CONF_STREAMING: False}

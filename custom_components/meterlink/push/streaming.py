@@ -21,7 +21,7 @@ per stream, created on the entry, so unloading the entry or stopping Home Assist
 from __future__ import annotations
 
 import ssl
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -53,7 +53,7 @@ from ..meters.push.mqtt_client import (
 )
 from ..meters.push.realtime import mac_address
 from ..runtime import MeterLinkConfigEntry
-from .coordinator import EkmPushCoordinator, PushCoordinator, cloud_gateway_id
+from .coordinator import EkmPushCoordinator, Push3Coordinator, PushCoordinator, cloud_gateway_id
 
 CONF_STREAMING: Final = "streaming"  # options: stream (True) or only poll (False)
 CONF_GATEWAY_KEYS: Final = "gateway_keys"  # options (cloud): gateway MAC -> gateway key
@@ -85,9 +85,10 @@ def stream_keys(entry: MeterLinkConfigEntry, coordinator: PushCoordinator) -> di
     if not entry.options.get(CONF_STREAMING, streaming_default(entry)):
         return {}
     key: str = entry.data[CONF_API_KEY]
-    if not isinstance(coordinator, EkmPushCoordinator):  # a Push3: its own gateway key
-        gateway_id = getattr(coordinator, "gateway_id", None)
-        return {gateway_id: key} if isinstance(gateway_id, str) else {}
+    if isinstance(coordinator, Push3Coordinator):  # a Push3 reads with its own gateway key
+        return {coordinator.gateway_id: key}
+    if not isinstance(coordinator, EkmPushCoordinator):
+        return {}
     given: Mapping[str, str] = entry.options.get(CONF_GATEWAY_KEYS, {})
     keys = {cloud_gateway_id(mac): gateway_key for mac, gateway_key in given.items() if gateway_key}
     gateways = coordinator.inventory.gateways if coordinator.inventory else ()
@@ -114,6 +115,8 @@ class PushStreaming:
     entry: MeterLinkConfigEntry
     coordinator: PushCoordinator
     streams: list[_Stream] = field(default_factory=list)
+    # Run after the poll that follows each (re)connect: the statistics catch-up's hook.
+    after_reconnect: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     _listeners: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
@@ -181,6 +184,8 @@ class PushStreaming:
             self._set_health(state, healthy=True)
             # The broker keeps nothing: read what happened while disconnected.
             await self.coordinator.async_request_refresh()
+            for catch_up in self.after_reconnect:
+                await catch_up()
         elif isinstance(event, Message):
             self.coordinator.async_apply_stream(event.message.readings)
             if not state.healthy:
