@@ -5,10 +5,12 @@ key of the fake cloud (`simulator.ekm.push_cloud`), which serves 1, 100 or 1000 
 gateway. The simulator runs in a thread of its own, so the CPU time measured with
 `time.thread_time()` in Home Assistant's event-loop thread is Home Assistant's alone: fetching
 and parsing the answers, the coordinator (energy guard, staleness), and the entities' state
-writes. Two scenarios per size:
+writes. Scenarios per size:
 
 * changed: the gateway took a new read of every meter, whose registers moved (the busy case);
-* unchanged: no new reads since the last poll (the target is 0 state writes).
+* unchanged: no new reads since the last poll (the target is 0 state writes);
+* stream chg / stream same / floor: the same entry streaming from a real mosquitto, see
+  `benchmarks.push_stream` (CPU and latency per MQTT message, and the bare cost of the writes).
 
 The simulator serves reads the gateway took (`poll()`, once per Home Assistant poll here), not
 a new read per request.
@@ -192,21 +194,33 @@ async def bench_size(meters: int, polls: int) -> tuple[int, float, list[str]]:
             loop = server.loop_of_simulator()
             publisher = await start_publisher(stream_broker.broker, simulator, loop)
             with counting_writes() as writes:
-                for name, is_changed in (("stream chg", True), ("stream same", False)):
-                    cost = await measure_stream(
-                        hass, runtime.coordinator, simulator=simulator, publisher=publisher,
-                        loop=loop, writes=writes, messages=polls, changed=is_changed,
-                    )  # fmt: skip
-                    rows.append(_stream_row(meters, entities, setup, name, cost))
+                stream = [
+                    await measure_stream(
+                        hass,
+                        runtime.coordinator,
+                        simulator=simulator,
+                        publisher=publisher,
+                        loop=loop,
+                        writes=writes,
+                        messages=polls,
+                        changed=is_changed,
+                    )
+                    for is_changed in (True, False)
+                ]
             await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(publisher.stop(), loop))
+            rows.append(_stream_row(meters, entities, setup, "stream chg", stream[0]))
+            rows.append(_stream_row(meters, entities, setup, "stream same", stream[1]))
+            # As many states as a changed message writes, each with its entity's attributes.
             entity_ids = [
                 e.entity_id
                 for e in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
-            ][: max(1, int(changed.state_writes))]
+                if e.disabled_by is None
+            ][: max(1, round(stream[0].state_writes))]
             floor = await measure_floor(hass, entity_ids, polls)
             rows.append(
                 f"{meters:>6} {entities:>8} {setup:>6.1f}s {'floor':>11} {0:>8.1f} {floor:>8.1f} "
-                f"{'':>8} {len(entity_ids):>7} {'':>7}"
+                f"{'':>8} {len(entity_ids):>7} {'':>7} {'':>9}  chg/floor "
+                f"{stream[0].cpu_ms / floor if floor else 0:.2f}"
             )
             await hass.config_entries.async_unload(entry.entry_id)
             await hass.async_stop(force=True)
