@@ -11,6 +11,8 @@
 
 `egauge`: see `benchmarks.egauge` (one-request polls against core's two-request shape).
 
+`mqtt-parse`: see `benchmarks.mqtt` (CPU per MQTT message in the library).
+
 `push`: see `benchmarks.push` (a real Home Assistant in-process, 1/100/1000 meters on one
 EKM Push key: requests, CPU milliseconds and state writes per poll).
 """
@@ -218,11 +220,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     egauge = benches.add_parser("egauge", help="eGauge: requests and CPU per poll vs core's shape")
     egauge.add_argument("--sizes", default="8,64", help="registers on the meter, comma-separated")
     egauge.add_argument("--polls", type=int, default=200, help="polls measured per row")
+    mqtt = benches.add_parser("mqtt-parse", help="EKM MQTT message parse cost (library)")
+    mqtt.add_argument("--sizes", default="1,100,1000", help="meters per message")
+    mqtt.add_argument("--runs", type=int, default=200, help="runs per 100 meters")
     args = parser.parse_args(argv)
     if args.bench == "egauge":
         from .egauge import egauge_bench
 
         asyncio.run(egauge_bench([int(size) for size in args.sizes.split(",") if size], args.polls))
+        return 0
+    if args.bench == "mqtt-parse":
+        from .mqtt import mqtt_parse_bench
+
+        mqtt_parse_bench([int(size) for size in args.sizes.split(",") if size], args.runs)
         return 0
     if args.bench == "push":
         from .push import push_bench

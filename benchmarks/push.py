@@ -5,10 +5,12 @@ key of the fake cloud (`simulator.ekm.push_cloud`), which serves 1, 100 or 1000 
 gateway. The simulator runs in a thread of its own, so the CPU time measured with
 `time.thread_time()` in Home Assistant's event-loop thread is Home Assistant's alone: fetching
 and parsing the answers, the coordinator (energy guard, staleness), and the entities' state
-writes. Two scenarios per size:
+writes. Scenarios per size:
 
 * changed: the gateway took a new read of every meter, whose registers moved (the busy case);
-* unchanged: no new reads since the last poll (the target is 0 state writes).
+* unchanged: no new reads since the last poll (the target is 0 state writes);
+* stream chg / stream same / floor: the same entry streaming from a real mosquitto, see
+  `benchmarks.push_stream` (CPU and latency per MQTT message, and the bare cost of the writes).
 
 The simulator serves reads the gateway took (`poll()`, once per Home Assistant poll here), not
 a new read per request.
@@ -41,8 +43,11 @@ from pytest_homeassistant_custom_component.common import (  # type: ignore[impor
 
 from custom_components.meterlink.const import CONF_CONNECTION, CONNECTION_EKM_PUSH, DOMAIN
 from custom_components.meterlink.push import coordinator as push_coordinator
+from custom_components.meterlink.push import streaming
 from simulator.ekm.meter import SimMeter
 from simulator.ekm.push_cloud import PushSimulator
+
+from .push_stream import StreamBroker, StreamCost, measure_floor, measure_stream, start_publisher
 
 
 class SimulatorThread:
@@ -66,6 +71,11 @@ class SimulatorThread:
         self._ready.set()
         await self._stop.wait()
         await self.simulator.stop()
+
+    def loop_of_simulator(self) -> asyncio.AbstractEventLoop:
+        """The simulator's event loop (to run its publisher and reads on)."""
+        assert self._loop is not None
+        return self._loop
 
     def __enter__(self) -> SimulatorThread:
         self._thread.start()
@@ -141,13 +151,17 @@ async def _measure(
     )
 
 
-async def bench_size(meters: int, polls: int) -> tuple[int, float, PollCost, PollCost]:
-    """Set up a key with `meters` meters; returns entities, setup seconds and both costs."""
+async def bench_size(meters: int, polls: int) -> tuple[int, float, list[str]]:
+    """Set up a gateway key with `meters` meters; entities, setup seconds, the table's rows."""
     addresses = [f"{300001001 + index:012d}" for index in range(meters)]
     # The gateway reads each meter once a minute, not on every request.
     simulator = PushSimulator([SimMeter(address) for address in addresses], auto_poll=False)
     simulator.poll()
-    with SimulatorThread(simulator) as server, tempfile.TemporaryDirectory() as config_dir:
+    with (
+        SimulatorThread(simulator) as server,
+        tempfile.TemporaryDirectory() as config_dir,
+        StreamBroker() as stream_broker,
+    ):
         push_coordinator.API_URL = push_coordinator.ACCOUNT_URL = server.url
         async with async_test_home_assistant(config_dir=config_dir) as hass:
             hass.data.pop("custom_components", None)  # let the loader find MeterLink
@@ -155,8 +169,12 @@ async def bench_size(meters: int, polls: int) -> tuple[int, float, PollCost, Pol
                 domain=DOMAIN,
                 title="bench",
                 unique_id="ekmpush-bench",
-                data={CONF_CONNECTION: CONNECTION_EKM_PUSH, CONF_API_KEY: simulator.account_key},
-                options={"scan_interval": 3600},
+                # A gateway key: it reads the same devices and streams them too.
+                data={
+                    CONF_CONNECTION: CONNECTION_EKM_PUSH,
+                    CONF_API_KEY: next(iter(simulator.gateway_keys.values())),
+                },
+                options={"scan_interval": 3600, streaming.CONF_STREAMING: True},
             )
             entry.add_to_hass(hass)
             start = time.monotonic()
@@ -169,14 +187,57 @@ async def bench_size(meters: int, polls: int) -> tuple[int, float, PollCost, Pol
                 print(f"only {len(runtime.coordinator.data.meters)} of {meters} meters read")
             changed = await _measure(hass, runtime.coordinator, simulator, polls, changed=True)
             unchanged = await _measure(hass, runtime.coordinator, simulator, polls, changed=False)
+            rows = [
+                _row(meters, entities, setup, "changed", changed),
+                _row(meters, entities, setup, "unchanged", unchanged),
+            ]
+            loop = server.loop_of_simulator()
+            publisher = await start_publisher(stream_broker.broker, simulator, loop)
+            with counting_writes() as writes:
+                stream = [
+                    await measure_stream(
+                        hass,
+                        runtime.coordinator,
+                        simulator=simulator,
+                        publisher=publisher,
+                        loop=loop,
+                        writes=writes,
+                        messages=polls,
+                        changed=is_changed,
+                    )
+                    for is_changed in (True, False)
+                ]
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(publisher.stop(), loop))
+            rows.append(_stream_row(meters, entities, setup, "stream chg", stream[0]))
+            rows.append(_stream_row(meters, entities, setup, "stream same", stream[1]))
+            # As many states as a changed message writes, each with its entity's attributes.
+            entity_ids = [
+                e.entity_id
+                for e in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
+                if e.disabled_by is None
+            ][: max(1, round(stream[0].state_writes))]
+            floor = await measure_floor(hass, entity_ids, polls)
+            rows.append(
+                f"{meters:>6} {entities:>8} {setup:>6.1f}s {'floor':>11} {0:>8.1f} {floor:>8.1f} "
+                f"{'':>8} {len(entity_ids):>7} {'':>7} {'':>9}  chg/floor "
+                f"{stream[0].cpu_ms / floor if floor else 0:.2f}"
+            )
             await hass.config_entries.async_unload(entry.entry_id)
             await hass.async_stop(force=True)
-    return entities, setup, changed, unchanged
+    return entities, setup, rows
+
+
+def _stream_row(meters: int, entities: int, setup: float, name: str, cost: StreamCost) -> str:
+    return (
+        f"{meters:>6} {entities:>8} {setup:>6.1f}s {name:>11} {0:>8.1f} "
+        f"{cost.cpu_ms:>8.1f} {cost.cpu_max_ms:>8.1f} {cost.state_writes:>7.0f} "
+        f"{'':>7} {cost.latency_ms:>9.1f}"
+    )
 
 
 def _row(meters: int, entities: int, setup: float, name: str, cost: PollCost) -> str:
     return (
-        f"{meters:>6} {entities:>8} {setup:>6.1f}s {name:>9} {cost.requests:>8.1f} "
+        f"{meters:>6} {entities:>8} {setup:>6.1f}s {name:>11} {cost.requests:>8.1f} "
         f"{cost.cpu_ms:>8.1f} {cost.cpu_max_ms:>8.1f} {cost.state_writes:>7.0f} "
         f"{cost.state_changes:>7.0f}"
     )
@@ -186,9 +247,8 @@ async def push_bench(sizes: list[int], polls: int, *, rows_only: bool = False) -
     """Print one table row per size and scenario; each size runs in a fresh process."""
     if rows_only:  # the child process: one Home Assistant per process
         for meters in sizes:
-            entities, setup, changed, unchanged = await bench_size(meters, polls)
-            print(_row(meters, entities, setup, "changed", changed))
-            print(_row(meters, entities, setup, "unchanged", unchanged))
+            _, _, rows = await bench_size(meters, polls)
+            print("\n".join(rows))
         return
     print("EKM Push key in Home Assistant (in-process), fake cloud in its own thread;")
     print(f"v4 meters on one gateway, {polls} polls per scenario; per poll: mean requests and")
@@ -197,14 +257,14 @@ async def push_bench(sizes: list[int], polls: int, *, rows_only: bool = False) -
     print("writes = entity state writes, changes = state_changed events.")
     print()
     print(
-        f"{'meters':>6} {'entities':>8} {'setup':>7} {'scenario':>9} {'requests':>8} "
-        f"{'CPU ms':>8} {'max ms':>8} {'writes':>7} {'changes':>7}"
+        f"{'meters':>6} {'entities':>8} {'setup':>7} {'scenario':>11} {'requests':>8} "
+        f"{'CPU ms':>8} {'max ms':>8} {'writes':>7} {'changes':>7} {'latency ms':>9}"
     )
     for meters in sizes:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "simulator.bench",
+            "benchmarks",
             "push",
             "--sizes",
             str(meters),

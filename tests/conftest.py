@@ -46,6 +46,7 @@ from custom_components.meterlink.ekm.const import (
 from custom_components.meterlink.meters.ekm.bus import BusTiming, EkmBus
 from custom_components.meterlink.meters.ekm.layout import Block
 from custom_components.meterlink.meters.ekm.reading import EkmReading, FieldValue, MeterVersion
+from custom_components.meterlink.push import streaming as push_streaming
 from simulator.ekm.meter import SimMeter
 from simulator.ekm.rs485 import EkmBusSimulator
 
@@ -75,6 +76,12 @@ def auto_enable_custom_integrations(request: pytest.FixtureRequest) -> None:
     """Let Home Assistant load the integration from the repository (HA tests only)."""
     if not _in_library_tests(request):
         request.getfixturevalue("enable_custom_integrations")
+
+
+@pytest.fixture(autouse=True)
+def no_streaming_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Entries poll only, unless a test streams (tests/push/test_streaming.py, real broker)."""
+    monkeypatch.setattr(push_streaming, "streaming_default", lambda entry: False)
 
 
 @pytest.fixture(autouse=True)

@@ -34,8 +34,12 @@ PLATFORMS: dict[str, tuple[Any, ...]] = {
     "number": ekm.NUMBERS,
     "button": ekm.BUTTONS,
 }
-# Entities outside the EKM table: EKM Push ioStack outputs and gateway triggers (push.switches).
-OWN_KEYS: dict[str, set[str]] = {"switch": {"iostack_output", "push_trigger"}}
+# Entities outside the EKM table: EKM Push ioStack outputs and gateway triggers (push.switches),
+# and the MQTT stream's state (push.streaming).
+OWN_KEYS: dict[str, set[str]] = {
+    "switch": {"iostack_output", "push_trigger"},
+    "binary_sensor": {"streaming"},
+}
 
 
 # Other data families' tables; a translation key may be shared by families (same meaning).

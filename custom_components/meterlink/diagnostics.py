@@ -11,8 +11,17 @@ from homeassistant.core import HomeAssistant
 from .const import CONF_PASSWORD
 from .runtime import MeterLinkConfigEntry
 
-# Meter passwords, smart-MAC PINs, EKM Push keys and API tokens, wherever they are stored.
-TO_REDACT: Final = {CONF_PASSWORD, CONF_PIN, CONF_API_KEY, CONF_API_TOKEN, "key", "token"}
+# Meter passwords, smart-MAC PINs, EKM Push keys and API tokens, wherever they are stored
+# ("gateway_keys": a Push entry's per-gateway MQTT keys, push.streaming.CONF_GATEWAY_KEYS).
+TO_REDACT: Final = {
+    CONF_PASSWORD,
+    CONF_PIN,
+    CONF_API_KEY,
+    CONF_API_TOKEN,
+    "key",
+    "token",
+    "gateway_keys",
+}
 
 
 async def async_get_config_entry_diagnostics(

@@ -209,6 +209,8 @@ class PushSimulator(WebService):
         self.history: dict[str, list[SimRead]] = {a: [] for a in everything}
         self.served: list[ServedRequest] = []
         self.auto_poll = auto_poll
+        # Called with each poll's new reads (address -> read): the MQTT publisher listens here.
+        self.poll_listeners: list[Callable[[dict[str, SimRead]], None]] = []
         self._clock = clock
         super().__init__()
         self.app.router.add_get("/readMeter", self._read_meter)
@@ -250,6 +252,7 @@ class PushSimulator(WebService):
     def poll(self) -> None:
         """The gateways read every device once (bad for those in `faults.bad_reads`)."""
         now_ms = int(self._clock() * 1000)
+        taken: dict[str, SimRead] = {}
         for address in self.history:
             if address in self.faults.no_data:
                 continue
@@ -258,8 +261,11 @@ class PushSimulator(WebService):
             else:
                 values = self.iostacks[address].values()
             good = address not in self.faults.bad_reads
-            self.history[address].append(SimRead(now_ms, good, values))
+            taken[address] = SimRead(now_ms, good, values)
+            self.history[address].append(taken[address])
             del self.history[address][:-1000]  # the Realtime API keeps 1000 reads
+        for listener in self.poll_listeners:
+            listener(taken)
 
     def newest_good(self, address: str) -> SimRead | None:
         """The read a correct client must report for `address`."""
@@ -430,6 +436,8 @@ DEFAULT_TOKEN = "simulated-read-write-token"
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Options of `python -m simulator ekm-push` (meters as for ekm-rs485)."""
+    from . import push_mqtt  # it builds on this module
+
     parser.add_argument("--http", default="127.0.0.1:8091", metavar="HOST:PORT", help="listen")
     parser.add_argument("--meter", action="append", metavar="ADDR:v3|v4", help="repeatable")
     parser.add_argument("--iostack", action="append", metavar="ADDR", help="repeatable")
@@ -437,6 +445,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--token", default=DEFAULT_TOKEN, help="a READ/WRITE API token (sendCommand, triggers)"
     )
+    push_mqtt.configure(parser)
 
 
 def sim_meter(spec: str) -> SimMeter:
@@ -464,11 +473,13 @@ def listen_address(value: str) -> tuple[str, int]:
 
 async def run(args: argparse.Namespace) -> None:
     """Serve until SIGINT/SIGTERM, printing the base URL and every key."""
+    from . import push_mqtt
     from .push_device_api import TokenInfo, attach_to_cloud
 
     simulator = build(args)
     tokens = {args.token: TokenInfo("account-1")} if getattr(args, "token", None) else {}
     attach_to_cloud(simulator, tokens)
+    publisher = None
     try:
         await simulator.start(*listen_address(args.http))
         print(f"ekm-push http {simulator.base_url} account-key {simulator.account_key}")
@@ -477,8 +488,11 @@ async def run(args: argparse.Namespace) -> None:
         for mac, key in simulator.gateway_keys.items():
             print(f"ekm-push gateway {mac} key {key}")
         sys.stdout.flush()
+        publisher = await push_mqtt.start_from_args(simulator, args)
         await serve_until_stopped(simulator)
     finally:
+        if publisher is not None:
+            await publisher.stop()
         await simulator.stop()
 
 

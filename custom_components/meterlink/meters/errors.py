@@ -56,6 +56,14 @@ class MeterAuthError(MeterError):
     """The device refused the password, PIN or key."""
 
 
+class MeterNotAuthorizedError(MeterAuthError):
+    """An MQTT broker refused the connection (CONNACK "not authorised" or "bad username").
+
+    Its own type because a refused stream is not a refused API key: the same key may still
+    poll, so callers keep polling and tell the user instead of starting a reauth.
+    """
+
+
 class MeterCommandError(MeterError):
     """The device did not acknowledge a command."""
 

@@ -29,6 +29,7 @@ from .flow import (
     EkmPushOptionsFlow,
 )
 from .settings import DeviceSettings, create_device_settings
+from .streaming import PushStreaming
 from .switches import async_setup_push_switches
 
 # What the cloud and the gateway both read; the cloud adds the write switches.
@@ -43,7 +44,9 @@ async def _async_start(
 ) -> PushRuntimeData:
     """First poll (ConfigEntryNotReady / ConfigEntryAuthFailed on failure)."""
     await coordinator.async_config_entry_first_refresh()
-    return PushRuntimeData(coordinator=coordinator, settings=settings)
+    streaming = PushStreaming.create(coordinator.hass, coordinator.config_entry, coordinator)
+    streaming.async_start()  # after the first poll: the stream only adds newer reads
+    return PushRuntimeData(coordinator=coordinator, settings=settings, streaming=streaming)
 
 
 # Cloud clients by entry id, kept across setup retries and reloads: a client remembers when

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, override
 
 from homeassistant.const import CONF_API_KEY, CONF_HOST
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.device_registry import DeviceInfo
@@ -47,6 +47,7 @@ from ..runtime import MeterLinkConfigEntry, MeterLinkRuntimeData, runtime_of
 
 if TYPE_CHECKING:
     from .settings import DeviceSettings
+    from .streaming import PushStreaming
 
 CONF_EXCLUDED: Final = "excluded_devices"  # options: addresses the user chose not to add
 # EKM publishes no rate limit; its gateways read each device once a minute, so polling the
@@ -171,6 +172,8 @@ class PushCoordinator(EkmCoordinator[PushData]):
         # a device that left (or was deleted by the user) and returns gets entities again.
         self._epochs: dict[str, int] = {}
         self._reported_stale: set[str] = set()
+        # While an MQTT stream delivers, polls are only a safety net (`push.streaming`).
+        self._stream_interval: timedelta | None = None
 
     # Fetching -------------------------------------------------------------------------------
 
@@ -199,10 +202,31 @@ class PushCoordinator(EkmCoordinator[PushData]):
             readings = await self._async_fetch()
         except MeterRateLimitError as err:
             return self._rate_limited(err)
-        if self.update_interval != self.poll_interval:
-            LOGGER.debug("%s: back to polling every %s", self.name, self.poll_interval)
-            self.update_interval = self.poll_interval
+        interval = self._stream_interval or self.poll_interval
+        if self.update_interval != interval:
+            LOGGER.debug("%s: polling every %s", self.name, interval)
+            self.update_interval = interval
         return self._build(readings)
+
+    # Streaming (push.streaming) ---------------------------------------------------------------
+
+    def is_newer(self, address: str, timestamp_ms: int | None) -> bool:
+        """Whether a read is newer than the one published for the device (unknown: it is)."""
+        published = None if self.data is None else self.data.timestamps.get(address)
+        return timestamp_ms is None or published is None or timestamp_ms > published
+
+    @callback
+    def async_apply_stream(self, readings: PushReadings) -> None:
+        """Publish streamed readings at once, through the same guards as a poll."""
+        data = self._build(readings)
+        if data is not self.data:
+            self.async_set_updated_data(data)
+
+    def set_stream_interval(self, interval: timedelta | None) -> None:
+        """Poll every `interval` while streams deliver; None: back to the entry's interval."""
+        # A rate-limit wait is kept by the cloud client itself, so it may be overridden here.
+        self._stream_interval = interval
+        self.update_interval = interval or self.poll_interval
 
     def _rate_limited(self, err: MeterRateLimitError) -> PushData:
         """Wait as long as the service asked; meanwhile what was read stays, while it is fresh.
@@ -230,8 +254,10 @@ class PushCoordinator(EkmCoordinator[PushData]):
         iostacks: dict[str, IoStackReading] = {}
         timestamps: dict[str, int | None] = {}
         gateways: dict[str, str | None] = {}
+        # A read not newer than the one published (polled or streamed) is no news: the
+        # device then keeps its reading below, as a device without a read does.
         for address, push in readings.meters.items():
-            if not self._wanted(address):
+            if not self._wanted(address) or not self.is_newer(address, push.timestamp_ms):
                 continue
             guard = self._guards.get(address)
             if guard is None:
@@ -242,7 +268,7 @@ class PushCoordinator(EkmCoordinator[PushData]):
             timestamps[address] = push.timestamp_ms
             gateways[address] = self._gateway_of(address, push.gateway)
         for address, stack in readings.iostacks.items():
-            if not self._wanted(address):
+            if not self._wanted(address) or not self.is_newer(address, stack.timestamp_ms):
                 continue
             old_stack = previous.iostacks.get(address)
             iostacks[address] = old_stack if old_stack == stack else stack
@@ -517,6 +543,7 @@ class PushRuntimeData(MeterLinkRuntimeData):
 
     coordinator: PushCoordinator
     settings: DeviceSettings | None = None
+    streaming: PushStreaming | None = None
 
     async def async_close(self) -> None:
         """Stop the answer streams of commands still waiting."""
@@ -528,6 +555,8 @@ class PushRuntimeData(MeterLinkRuntimeData):
         result = self.coordinator.diagnostics()
         if self.settings is not None:
             result["device_settings"] = self.settings.diagnostics()
+        if self.streaming is not None:
+            result["streaming"] = self.streaming.diagnostics()
         return result
 
 

@@ -42,6 +42,7 @@ from .descriptions import (
     binary_sensors_for,
     sensors_for,
 )
+from .streaming import StreamingBinarySensor
 
 type EntityFactory = Callable[[PushCoordinator, PushData, str], list[Entity]]
 
@@ -263,5 +264,8 @@ def async_add_push_sensors(
 def async_add_push_binary_sensors(
     entry: MeterLinkConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
 ) -> None:
-    """Binary sensor platform: the EKM table per meter, ioStack states, reporting."""
+    """Binary sensor platform: the EKM table per meter, ioStack states, reporting, streaming."""
     async_add_push_entities(entry, async_add_entities, _BINARY_SENSORS)
+    streaming = push_runtime(entry).streaming
+    if streaming is not None and streaming.active:
+        async_add_entities([StreamingBinarySensor(streaming)])

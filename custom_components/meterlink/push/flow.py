@@ -21,11 +21,13 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import CONF_API_KEY, CONF_API_TOKEN, CONF_HOST
 from homeassistant.helpers.selector import (
+    BooleanSelector,
     NumberSelector,
     SelectOptionDict,
     SelectSelector,
     SelectSelectorConfig,
     TextSelector,
+    TextSelectorConfig,
 )
 
 from ..const import (
@@ -57,6 +59,7 @@ from .coordinator import (
     EkmPushCoordinator,
     push_runtime,
 )
+from .streaming import CONF_GATEWAY_KEYS, CONF_STREAMING, gateway_keys_from_form
 
 CONF_DEVICES: Final = "devices"  # form field only: the meters and ioStacks to add
 
@@ -385,16 +388,36 @@ class EkmPushOptionsFlow(OptionsFlowWithReload):
                     options[CONF_PASSWORD] = password
                 else:
                     errors[CONF_PASSWORD] = "invalid_password_format"
+            if CONF_STREAMING in user_input:
+                options[CONF_STREAMING] = bool(user_input[CONF_STREAMING])
+            # Keys are never shown again: lines given change or forget one, the rest stay.
+            if inventory is not None and (lines := user_input.get(CONF_GATEWAY_KEYS)):
+                try:
+                    options[CONF_GATEWAY_KEYS] = gateway_keys_from_form(
+                        str(lines),
+                        (gateway.mac for gateway in inventory.gateways),
+                        entry.options.get(CONF_GATEWAY_KEYS, {}),
+                    )
+                except FormError as err:
+                    errors[err.field] = err.reason
             if not errors:
                 return self.async_create_entry(data=options)
         fields: dict[Any, Any] = {
             probatio.Required(CONF_SCAN_INTERVAL): _interval_selector(MIN_PUSH_SCAN_INTERVAL),
             # Sent with relay commands; meters still on the factory password need none.
             probatio.Optional(CONF_PASSWORD): SECRET_SELECTOR,
+            probatio.Optional(CONF_STREAMING): BooleanSelector(),
         }
         suggested: dict[str, Any] = {
-            CONF_SCAN_INTERVAL: entry.options.get(CONF_SCAN_INTERVAL, DEFAULT_PUSH_SCAN_INTERVAL)
+            CONF_SCAN_INTERVAL: entry.options.get(CONF_SCAN_INTERVAL, DEFAULT_PUSH_SCAN_INTERVAL),
+            CONF_STREAMING: entry.options.get(CONF_STREAMING, True),
         }
+        placeholders = {"gateways": "-"}
+        if inventory is not None and inventory.gateways:
+            fields[probatio.Optional(CONF_GATEWAY_KEYS)] = TextSelector(
+                TextSelectorConfig(multiline=True)
+            )
+            placeholders["gateways"] = ", ".join(gateway.mac for gateway in inventory.gateways)
         if inventory is not None:
             excluded = set(entry.options.get(CONF_EXCLUDED, ()))
             fields[probatio.Optional(CONF_DEVICES)] = SelectSelector(
@@ -405,6 +428,7 @@ class EkmPushOptionsFlow(OptionsFlowWithReload):
             step_id="ekm_push_options",
             data_schema=self.add_suggested_values_to_schema(probatio.Schema(fields), suggested),
             errors=errors,
+            description_placeholders=placeholders,
         )
 
 
@@ -418,22 +442,23 @@ class EkmPush3OptionsFlow(OptionsFlowWithReload):
     async def async_step_ekm_push3_options(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """How often the gateway is read."""
+        """How often the gateway is read, and whether EKM's cloud stream adds its reads."""
         if user_input is not None:
-            return self.async_create_entry(
-                data={
-                    **self.config_entry.options,
-                    CONF_SCAN_INTERVAL: int(user_input[CONF_SCAN_INTERVAL]),
-                }
-            )
+            options = {
+                **self.config_entry.options,
+                CONF_SCAN_INTERVAL: int(user_input[CONF_SCAN_INTERVAL]),
+            }
+            if CONF_STREAMING in user_input:
+                options[CONF_STREAMING] = bool(user_input[CONF_STREAMING])
+            return self.async_create_entry(data=options)
+        stored = self.config_entry.options
         return self.async_show_form(
             step_id="ekm_push3_options",
             data_schema=self.add_suggested_values_to_schema(
                 _PUSH3_OPTIONS_SCHEMA,
                 {
-                    CONF_SCAN_INTERVAL: self.config_entry.options.get(
-                        CONF_SCAN_INTERVAL, DEFAULT_PUSH3_SCAN_INTERVAL
-                    )
+                    CONF_SCAN_INTERVAL: stored.get(CONF_SCAN_INTERVAL, DEFAULT_PUSH3_SCAN_INTERVAL),
+                    CONF_STREAMING: stored.get(CONF_STREAMING, False),
                 },
             ),
         )
@@ -450,5 +475,9 @@ _PUSH3_SCHEMA: Final = probatio.Schema(
     {probatio.Required(CONF_HOST): TextSelector(), probatio.Required(CONF_API_KEY): SECRET_SELECTOR}
 )
 _PUSH3_OPTIONS_SCHEMA: Final = probatio.Schema(
-    {probatio.Required(CONF_SCAN_INTERVAL): _interval_selector(MIN_PUSH3_SCAN_INTERVAL)}
+    {
+        probatio.Required(CONF_SCAN_INTERVAL): _interval_selector(MIN_PUSH3_SCAN_INTERVAL),
+        # Off by default: the stream comes from EKM's cloud, not the local network.
+        probatio.Optional(CONF_STREAMING): BooleanSelector(),
+    }
 )
