@@ -27,7 +27,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
@@ -458,10 +458,12 @@ def listen_address(value: str) -> tuple[str, int]:
 async def run(args: argparse.Namespace) -> None:
     """Serve until SIGINT/SIGTERM, printing the base URL and every key."""
     from .ekm_push_device_api import TokenInfo, attach_to_cloud
+    from .push_summary import attach_summary
 
     simulator = build(args)
     tokens = {args.token: TokenInfo("account-1")} if getattr(args, "token", None) else {}
     attach_to_cloud(simulator, tokens)
+    attach_summary(simulator, first_report=datetime.now(UTC) - timedelta(days=30))
     try:
         await simulator.start(*listen_address(args.http))
         print(f"ekm-push http {simulator.base_url} account-key {simulator.account_key}")
