@@ -18,7 +18,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -217,11 +216,12 @@ class SummaryService:
             for stat, value in values.items():
                 row[f"{name}_{stat}"] = round(value * factor) / factor
         watts = [history.watts_at(t) for t in times]
+        mean = sum(watts) / len(watts)
         power = {
-            "Average": statistics.fmean(watts),
+            "Average": mean,
             "Min": min(watts),
             "Max": max(watts),
-            "StdDev": statistics.pstdev(watts),
+            "StdDev": math.sqrt(sum((w - mean) ** 2 for w in watts) / len(watts)),
         }
         for stat, value in power.items():
             row[f"{POWER_FIELD}_{stat}"] = round(value, 2)

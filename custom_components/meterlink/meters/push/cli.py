@@ -33,6 +33,7 @@ from ..errors import (
 from .client import PushClient
 from .device_api import AnswerTimeoutError
 from .device_cli import add_device_actions
+from .history_cli import add_history_action
 from .models import PushInventory, PushReadings
 from .push3 import Push3Client, gateway_unique_id
 from .realtime import DEFAULT_API_URL
@@ -94,6 +95,7 @@ def register_push(subparsers: argparse._SubParsersAction[Any]) -> None:
     discover = actions.add_parser("discover", parents=[common], help="gateways and devices")
     discover.set_defaults(handler=handle_push_discover)
     add_device_actions(actions)  # command, triggers (Device Settings and Trigger APIs)
+    add_history_action(actions, _key_option)  # hourly energy (Summary API)
 
 
 def register_push3(subparsers: argparse._SubParsersAction[Any]) -> None:

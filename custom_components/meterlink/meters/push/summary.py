@@ -198,23 +198,30 @@ def plan_queries(
     if end_ms <= start_ms or not meters:
         return []
     start_ms -= start_ms % QUARTER_MS
+    # A page with `limit` rows may have been cut: plans stay one row below it.
     quarters = -(-(end_ms - start_ms + 2 * PAD_MS) // QUARTER_MS)
-    fit = limit // quarters
+    fit = (limit - 1) // quarters
     if fit >= 1:
         per_request = min(fit, max_meters or len(meters))
         return [
             SummaryQuery(tuple(meters[i : i + per_request]), start_ms, end_ms)
             for i in range(0, len(meters), per_request)
         ]
-    span = (limit - 2 * PAD_MS // QUARTER_MS) * QUARTER_MS
-    if span <= 0:
-        msg = f"a limit of {limit} rows cannot hold one padded hour"
-        raise InvalidParameterError(msg)
+    span = window_span_ms(limit)
     return [
         SummaryQuery((meter,), window, min(window + span, end_ms))
         for meter in meters
         for window in range(start_ms, end_ms, span)
     ]
+
+
+def window_span_ms(limit: int = MAX_LIMIT) -> int:
+    """The longest window of one meter whose padded answer stays below `limit` rows."""
+    span = (limit - 1 - 2 * PAD_MS // QUARTER_MS) * QUARTER_MS
+    if span <= 0:
+        msg = f"a limit of {limit} rows cannot hold one padded quarter"
+        raise InvalidParameterError(msg)
+    return span
 
 
 def split_query(query: SummaryQuery) -> list[SummaryQuery]:

@@ -28,7 +28,6 @@ from .summary import (
     DEFAULT_TIMEZONE,
     HOUR_MS,
     MAX_LIMIT,
-    QUARTER_MS,
     SummaryBucket,
     SummaryPage,
     SummaryQuery,
@@ -43,6 +42,7 @@ from .summary import (
     split_query,
     summary_url,
     to_ms,
+    window_span_ms,
 )
 from .transport import Answer, get
 
@@ -222,14 +222,15 @@ class SummaryClient:
         look_back_ms: int = DEFAULT_LOOK_BACK_MS,
         isolate: bool = True,
     ) -> tuple[dict[str, MeterHistory], SummaryResult]:
-        """Hourly energy of every meter for the hours starting in [start, end).
+        """Hourly energy of every meter for the (whole) hours starting in [start, end).
 
         The first hour counts from the last reading before `start` (searched up to
         `look_back_ms` back), so the hours add up to the register's change; a meter whose first
         report lies in the range counts its first hour from that first read.
         """
         start_ms = to_ms(start) // HOUR_MS * HOUR_MS
-        result = await self.buckets(meters, from_ms(start_ms), end, isolate=isolate)
+        end_ms = -(-to_ms(end) // HOUR_MS) * HOUR_MS  # whole hours: an hour is one row
+        result = await self.buckets(meters, from_ms(start_ms), from_ms(end_ms), isolate=isolate)
         histories: dict[str, MeterHistory] = {}
         for meter in check_addresses(meters):
             if meter in result.refused:
@@ -253,7 +254,7 @@ class SummaryClient:
         known: SummaryResult | None = None,
     ) -> Baseline | None:
         """The registers at the last reading before `before_ms`, or None when none is found."""
-        span = (self._limit - 8) * QUARTER_MS
+        span = window_span_ms(self._limit)
         end_ms = before_ms
         known = known or SummaryResult()
         while end_ms > before_ms - look_back_ms:
