@@ -215,7 +215,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     push.add_argument("--sizes", default="1,100,1000", help="meters on the key, comma-separated")
     push.add_argument("--polls", type=int, default=7, help="polls measured per scenario")
     push.add_argument("--rows-only", action="store_true", help=argparse.SUPPRESS)
+    history = benches.add_parser("history", help="EKM Summary backfill: requests and time")
+    history.add_argument("--sizes", default="1,10", help="meters (1 meter-year each)")
+    history.add_argument("--days", type=int, default=365, help="history per meter")
     args = parser.parse_args(argv)
+    if args.bench == "history":
+        from .bench_history import history_bench
+
+        asyncio.run(history_bench([int(n) for n in args.sizes.split(",") if n], args.days))
+        return 0
     if args.bench == "push":
         from .bench_push import push_bench
 

@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -360,14 +361,14 @@ def parse_row(row: object) -> SummaryBucket | None:
     count = number(row.get("Count"))
     stats: dict[str, dict[str, float]] = {}
     for name, raw in row.items():
-        split = split_stat(str(name))
-        value = number(raw)
-        if split is None or value is None:
+        split = split_stat(name) if isinstance(name, str) else None
+        if split is None or (value := number(raw)) is None:
             continue
         stats.setdefault(split[0], {})[split[1]] = float(value)
     return SummaryBucket(meter, start, end, count if isinstance(count, int) else None, stats)
 
 
+@lru_cache(maxsize=1024)  # every row repeats the same few names
 def split_stat(name: str) -> tuple[str, str] | None:
     """`kWh_Tot_DeltaMax` -> (`kWh_Tot`, `DeltaMax`); None for a name without a statistic."""
     for stat in STATS:
