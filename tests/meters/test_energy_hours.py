@@ -157,7 +157,9 @@ def test_a_dip_is_held_and_a_reset_is_a_new_baseline() -> None:
         (Register.EXPORT, True),
         (Register.IMPORT, True),
     ]
+    assert result.hours[0].import_total == 100.0  # the dip shows the held value
     assert result.hours[2].import_total == 2.0
+    assert result.end == Baseline(3.5, 0.75)
 
 
 def test_a_sample_at_the_full_hour_closes_the_hour_before() -> None:

@@ -64,7 +64,8 @@ class Baseline:
 class EnergyHour:
     """One UTC hour that has data: its energies and the registers at its end.
 
-    A register the hour had no value for repeats the previous total with 0 energy.
+    A total never goes below the previous hour's except at a reset (a dip shows the held
+    value, as the live sensors do); a register the hour had no value for repeats its total.
     """
 
     start_ms: int
@@ -91,6 +92,8 @@ class HourlyEnergy:
 
     hours: tuple[EnergyHour, ...]
     drops: tuple[RegisterDrop, ...]
+    end: Baseline
+    """The held registers after the last sample: the baseline to continue from."""
 
 
 def hour_of(as_of_ms: int) -> int:
@@ -104,7 +107,6 @@ class _Meter:
     def __init__(self, register: Register, baseline: float | None) -> None:
         self.register = register
         self.held = baseline
-        self.total = baseline
         self.energy = 0.0
         self.drops: list[RegisterDrop] = []
 
@@ -112,7 +114,6 @@ class _Meter:
         """Count one value; False when there is none (the sample lacks this register)."""
         if value is None or not math.isfinite(value):
             return False
-        self.total = value
         if self.held is None:  # no earlier value at all: this read is the baseline
             self.held = value
         elif value >= self.held:
@@ -127,7 +128,7 @@ class _Meter:
 
     def close_hour(self) -> tuple[float, float]:
         energy, self.energy = max(0.0, round(self.energy, DIGITS)), 0.0
-        return energy, self.total if self.total is not None else 0.0
+        return energy, self.held if self.held is not None else 0.0
 
 
 def hourly_energy(
@@ -156,7 +157,8 @@ def hourly_energy(
         import_kwh, import_total = imports.close_hour()
         export_kwh, export_total = exports.close_hour()
         hours.append(EnergyHour(hour, import_kwh, export_kwh, import_total, export_total))
-    return HourlyEnergy(tuple(hours), tuple(sorted([*imports.drops, *exports.drops], key=_when)))
+    drops = tuple(sorted([*imports.drops, *exports.drops], key=_when))
+    return HourlyEnergy(tuple(hours), drops, Baseline(imports.held, exports.held))
 
 
 def _when(drop: RegisterDrop) -> tuple[int, str]:
