@@ -1,0 +1,320 @@
+"""EKM Summary history as long-term statistics that MeterLink owns, hour by hour, never twice.
+
+One pair of external statistics per meter, `meterlink:ekm_<address>_energy_import` and
+`..._energy_export` (kWh, sums only), for the Energy dashboard. Rows are written for closed
+and settled hours only (ended `SETTLE` ago); `state` is the register at the hour's end and
+`sum` the running total, continued from the stored rows, so a restart, a reload or a
+reinstall never resets a sum (reference mqtt-summary-statistics.md B2/B3).
+
+Every run re-reads the trailing `RESYNC` hours from an anchor row older than them and rewrites
+every row after it: uploads a gateway buffered during an outage then land in their own hours,
+and the later sums stay consistent (the recorder does not recompute them). A backfill is
+written chunk by chunk, so an interrupted one resumes from its last row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from homeassistant.components.recorder.models import (
+    StatisticData,
+    StatisticMeanType,
+    StatisticMetaData,
+)
+from homeassistant.components.recorder.statistics import (
+    async_add_external_statistics,
+    get_last_statistics,
+)
+from homeassistant.const import UnitOfEnergy
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.recorder import get_instance
+from homeassistant.util import dt as dt_util
+from homeassistant.util.unit_conversion import EnergyConverter
+
+from ..const import DOMAIN
+from ..meters.energy_hours import Baseline, EnergyHour, Register, RegisterDrop, hourly_energy
+from ..meters.errors import MeterError
+from ..meters.push.summary import HOUR_MS, from_ms, opening_registers, register_sample, to_ms
+from ..meters.push.summary_client import REPORT_MARGIN_MS, SummaryClient, SummaryResult
+
+_LOGGER = logging.getLogger(__name__)
+
+RESYNC = timedelta(hours=48)
+SETTLE = timedelta(minutes=20)
+CHUNK = timedelta(days=30)
+DEFAULT_HORIZON = timedelta(days=365)
+EVERYTHING = timedelta(days=365 * 30)
+"""The horizon of "everything": the API's "first reported on" answer clamps it at once."""
+_ANCHOR_ROWS = int(RESYNC / timedelta(hours=1)) + 2
+
+
+def statistic_id(address: str, register: Register) -> str:
+    """`meterlink:ekm_000300001162_energy_import` (or `_export`)."""
+    return f"{DOMAIN}:ekm_{address}_energy_{register.value}"
+
+
+def statistic_metadata(address: str, register: Register, device_name: str) -> StatisticMetaData:
+    """Metadata named after the device, so the Energy dashboard's picker shows it plainly."""
+    return StatisticMetaData(
+        mean_type=StatisticMeanType.NONE,
+        has_sum=True,
+        name=f"{device_name} energy {register.value} (EKM history)",
+        source=DOMAIN,
+        statistic_id=statistic_id(address, register),
+        unit_class=EnergyConverter.UNIT_CLASS,
+        unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """A stored hour both statistics have: the rows after it are (re)written from it."""
+
+    start_ms: int
+    registers: Baseline
+    import_sum: float
+    export_sum: float
+
+
+@dataclass(slots=True)
+class MeterProgress:
+    """How far one meter's history is, for diagnostics and the progress sensor."""
+
+    name: str
+    imported_until: datetime | None = None
+    hours_written: int = 0
+    backfilled: bool = False
+    resets: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Cursor:
+    start_ms: int
+    registers: Baseline | None
+    sums: tuple[float, float]
+
+
+class HistoryImporter:
+    """Keeps the history statistics of one EKM Push key's meters complete."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        client: SummaryClient,
+        meters: Mapping[str, str],
+        *,
+        horizon: timedelta = DEFAULT_HORIZON,
+        now: Callable[[], datetime] = dt_util.utcnow,
+        chunk: timedelta = CHUNK,
+        on_progress: Callable[[], None] | None = None,
+    ) -> None:
+        self._hass = hass
+        self._client = client
+        self.meters = dict(meters)  # address -> device name
+        self._horizon = horizon
+        self._now = now
+        self._chunk_ms = int(chunk / timedelta(milliseconds=1))
+        self._on_progress = on_progress
+        self._lock = asyncio.Lock()
+        self.progress = {address: MeterProgress(name) for address, name in self.meters.items()}
+        self.running = False
+        self.runs = 0
+        self.last_error: str | None = None
+        self.last_run: datetime | None = None
+
+    # Public --------------------------------------------------------------------------------
+
+    def closed_end_ms(self) -> int:
+        """Start of the first hour not yet closed and settled (rows stop before it)."""
+        return to_ms(self._now() - SETTLE) // HOUR_MS * HOUR_MS
+
+    async def async_sync(self) -> None:
+        """Bring every meter's statistics up to the last settled hour; one run at a time.
+
+        Library errors end the run (the next one continues from what was written); they are
+        kept in `last_error` for diagnostics.
+        """
+        async with self._lock:
+            self.running = True
+            self._notify()
+            try:
+                await self._sync()
+                self.last_error = None
+            except MeterError as err:
+                self.last_error = str(err)
+                _LOGGER.warning("EKM history import stopped: %s", err)
+            finally:
+                self.running = False
+                self.runs += 1
+                self.last_run = self._now()
+                self._notify()
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Progress per meter and the last error; never the key."""
+        return {
+            "running": self.running,
+            "runs": self.runs,
+            "last_run": self.last_run.isoformat() if self.last_run else None,
+            "last_error": self.last_error,
+            "requests": self._client.requests_sent,
+            "meters": {
+                address: {
+                    "imported_until": p.imported_until.isoformat() if p.imported_until else None,
+                    "hours_written": p.hours_written,
+                    "backfilled": p.backfilled,
+                    "resets": p.resets,
+                }
+                for address, p in self.progress.items()
+            },
+        }
+
+    # Runs ----------------------------------------------------------------------------------
+
+    async def _sync(self) -> None:
+        end_ms = self.closed_end_ms()
+        cursors: dict[str, _Cursor] = {}
+        for address in self.meters:
+            cursors[address] = await self._start_cursor(address, end_ms)
+        # Meters starting at the same hour share their requests (`~` in one URL).
+        groups: dict[int, list[str]] = {}
+        for address, cursor in cursors.items():
+            groups.setdefault(cursor.start_ms, []).append(address)
+        for start_ms, addresses in sorted(groups.items()):
+            await self._fetch_and_write(addresses, start_ms, end_ms, cursors)
+        for address in self.meters:
+            self.progress[address].backfilled = True
+
+    async def _fetch_and_write(
+        self, addresses: list[str], start_ms: int, end_ms: int, cursors: dict[str, _Cursor]
+    ) -> None:
+        position = start_ms
+        while position < end_ms:
+            chunk_end = min(position + self._chunk_ms, end_ms)
+            result = await self._client.buckets(addresses, from_ms(position), from_ms(chunk_end))
+            for address in addresses:
+                if address in result.refused:
+                    continue
+                own = result.buckets.get(address, [])
+                if own:
+                    cursors[address] = self._write(address, own, cursors[address])
+            position = max(chunk_end, _first_report_hour(result, addresses))
+            self._notify()
+
+    def _write(self, address: str, buckets: list[Any], cursor: _Cursor) -> _Cursor:
+        baseline = cursor.registers or opening_registers(buckets[0])
+        energy = hourly_energy((register_sample(b) for b in buckets), baseline=baseline)
+        if not energy.hours:
+            return cursor
+        import_sum, export_sum = cursor.sums
+        imports: list[StatisticData] = []
+        exports: list[StatisticData] = []
+        for hour in energy.hours:
+            start = dt_util.utc_from_timestamp(hour.start_ms / 1000)
+            import_sum += hour.import_kwh
+            export_sum += hour.export_kwh
+            imports.append(StatisticData(start=start, state=hour.import_total, sum=import_sum))
+            exports.append(StatisticData(start=start, state=hour.export_total, sum=export_sum))
+        name = self.meters[address]
+        async_add_external_statistics(
+            self._hass, statistic_metadata(address, Register.IMPORT, name), imports
+        )
+        async_add_external_statistics(
+            self._hass, statistic_metadata(address, Register.EXPORT, name), exports
+        )
+        self._record(address, energy.hours[-1], len(energy.hours), energy.drops)
+        last = energy.hours[-1]
+        return _Cursor(last.start_ms + HOUR_MS, energy.end, (import_sum, export_sum))
+
+    def _record(
+        self, address: str, last: EnergyHour, hours: int, drops: tuple[RegisterDrop, ...]
+    ) -> None:
+        progress = self.progress[address]
+        progress.imported_until = dt_util.utc_from_timestamp((last.start_ms + HOUR_MS) / 1000)
+        progress.hours_written += hours
+        for drop in drops:
+            if drop.reset:
+                progress.resets.append(
+                    {
+                        "register": drop.register.value,
+                        "at": from_ms(drop.as_of_ms).isoformat(),
+                        "before": drop.before,
+                        "after": drop.after,
+                    }
+                )
+                _LOGGER.warning(
+                    "EKM meter %s: %s register went from %s to %s (meter replaced?); "
+                    "its history continues from the new value",
+                    address,
+                    drop.register.value,
+                    drop.before,
+                    drop.after,
+                )
+
+    # Where to continue ------------------------------------------------------------------------
+
+    async def _start_cursor(self, address: str, end_ms: int) -> _Cursor:
+        """From an anchor row older than the re-sync window, else from the horizon."""
+        rows = await self._last_rows(address)
+        window_start = end_ms - int(RESYNC / timedelta(milliseconds=1))
+        anchor = _anchor(rows, window_start)
+        if anchor is not None:
+            return _Cursor(
+                anchor.start_ms + HOUR_MS, anchor.registers, (anchor.import_sum, anchor.export_sum)
+            )
+        if rows[Register.IMPORT] or rows[Register.EXPORT]:
+            # A history younger than the window: all of it is re-read, sums from zero again.
+            first = min(int(row["start"] * 1000) for kind in rows.values() for row in kind)
+            return _Cursor(first, None, (0.0, 0.0))
+        horizon_start = to_ms(self._now() - self._horizon) // HOUR_MS * HOUR_MS
+        return _Cursor(horizon_start, None, (0.0, 0.0))
+
+    async def _last_rows(self, address: str) -> dict[Register, list[dict[str, Any]]]:
+        rows: dict[Register, list[dict[str, Any]]] = {}
+        for register in Register:
+            ident = statistic_id(address, register)
+            found = await get_instance(self._hass).async_add_executor_job(
+                get_last_statistics, self._hass, _ANCHOR_ROWS, ident, False, {"state", "sum"}
+            )
+            rows[register] = [dict(row) for row in found.get(ident, [])]
+        return rows
+
+    def _notify(self) -> None:
+        if self._on_progress is not None:
+            self._on_progress()
+
+
+def _first_report_hour(result: SummaryResult, addresses: list[str]) -> int:
+    """Where the group's data begins, when the API said so for every meter (else 0).
+
+    Backfilling "everything" starts decades back: this skips to the first report at once.
+    """
+    firsts = [result.first_report_ms.get(address) for address in addresses]
+    if not firsts or any(first is None for first in firsts):
+        return 0
+    earliest = min(first for first in firsts if first is not None) - REPORT_MARGIN_MS
+    return earliest // HOUR_MS * HOUR_MS
+
+
+def _anchor(rows: Mapping[Register, list[dict[str, Any]]], before_ms: int) -> Anchor | None:
+    """The latest hour before `before_ms` that both statistics have, with state and sum."""
+    exports = {int(row["start"] * 1000): row for row in rows[Register.EXPORT]}
+    for row in sorted(rows[Register.IMPORT], key=lambda r: -float(r["start"])):
+        start_ms = int(row["start"] * 1000)
+        other = exports.get(start_ms)
+        if start_ms >= before_ms or other is None:
+            continue
+        values = (row.get("state"), row.get("sum"), other.get("state"), other.get("sum"))
+        if any(value is None for value in values):
+            continue
+        return Anchor(
+            start_ms,
+            Baseline(float(row["state"]), float(other["state"])),
+            float(row["sum"]),
+            float(other["sum"]),
+        )
+    return None
