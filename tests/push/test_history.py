@@ -20,16 +20,19 @@ from homeassistant.components.recorder.statistics import (
 )
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
 from pytest_homeassistant_custom_component.typing import RecorderInstanceGenerator
 
+from custom_components.meterlink.const import DOMAIN
 from custom_components.meterlink.meters.energy_hours import Register
 from custom_components.meterlink.meters.push.summary_client import SummaryClient
 from custom_components.meterlink.push.history import (
     EVERYTHING,
     HistoryImporter,
+    async_start_history,
     statistic_id,
 )
 
@@ -266,3 +269,39 @@ async def test_a_refusal_is_kept_for_diagnostics(
     assert summary_sim.cloud.account_key not in str(history.diagnostics())
     assert await stored(hass, METER_A, Register.IMPORT) == []
     assert "429" in history.last_error
+
+
+async def test_started_with_the_entry_it_runs_now_and_at_twenty_past(
+    recorder_mock: Recorder, hass: HomeAssistant, summary_sim: SummarySetup, clock: Clock
+) -> None:
+    entry = MockConfigEntry(domain=DOMAIN, title="EKM Push")
+    entry.add_to_hass(hass)
+    client = SummaryClient(
+        summary_sim.session, summary_sim.cloud.account_key, summary_url=summary_sim.url
+    )
+    started = async_start_history(hass, entry, client, NAMES, now=clock)
+    assert started is not None
+    await hass.async_block_till_done(wait_background_tasks=True)
+    before = await stored(hass, METER_A, Register.IMPORT)
+    assert before
+    clock.now += timedelta(hours=1)
+    # The listener runs on Home Assistant's clock: the next :20 after the real now.
+    next_run = (dt_util.utcnow() + timedelta(hours=1)).replace(minute=20, second=0)
+    async_fire_time_changed(hass, next_run)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert len(await stored(hass, METER_A, Register.IMPORT)) == len(before) + 1
+    await assert_truth(hass, summary_sim, clock, METER_A)
+    assert started.runs == 2
+
+
+async def test_without_the_recorder_the_feature_is_off(
+    hass: HomeAssistant, summary_sim: SummarySetup
+) -> None:
+    entry = MockConfigEntry(domain=DOMAIN, title="EKM Push")
+    entry.add_to_hass(hass)
+    client = SummaryClient(
+        summary_sim.session, summary_sim.cloud.account_key, summary_url=summary_sim.url
+    )
+    assert async_start_history(hass, entry, client, NAMES) is None
+    await hass.async_block_till_done()
+    assert summary_sim.service.served == []

@@ -30,8 +30,10 @@ from homeassistant.components.recorder.statistics import (
     async_add_external_statistics,
     get_last_statistics,
 )
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import UnitOfEnergy
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.event import async_track_time_change
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.util import dt as dt_util
 from homeassistant.util.unit_conversion import EnergyConverter
@@ -173,6 +175,15 @@ class HistoryImporter:
             },
         }
 
+    @callback
+    def async_request_sync(self, entry: ConfigEntry[Any]) -> None:
+        """Run in the background unless a run is on its way (it will see the same hours)."""
+        if self._lock.locked():
+            return
+        entry.async_create_background_task(
+            self._hass, self.async_sync(), f"{DOMAIN} EKM history {entry.entry_id}"
+        )
+
     # Runs ----------------------------------------------------------------------------------
 
     async def _sync(self) -> None:
@@ -286,6 +297,42 @@ class HistoryImporter:
     def _notify(self) -> None:
         if self._on_progress is not None:
             self._on_progress()
+
+
+def history_available(hass: HomeAssistant) -> bool:
+    """The recorder is loaded: without it the feature is off and nothing else changes."""
+    return "recorder" in hass.config.components
+
+
+def async_start_history(
+    hass: HomeAssistant,
+    entry: ConfigEntry[Any],
+    client: SummaryClient,
+    meters: Mapping[str, str],
+    *,
+    horizon: timedelta = DEFAULT_HORIZON,
+    now: Callable[[], datetime] = dt_util.utcnow,
+    on_progress: Callable[[], None] | None = None,
+) -> HistoryImporter | None:
+    """Keep `meters`' history complete for as long as the entry is loaded (None: no recorder).
+
+    One run now, in the background (the first backfill, or the catch-up after a restart),
+    then one every hour at :20 for the hours that closed; `HistoryImporter.async_request_sync`
+    starts one early (after a stream reconnect, say).
+    """
+    if not history_available(hass) or not meters:
+        return None
+    importer = HistoryImporter(
+        hass, client, meters, horizon=horizon, now=now, on_progress=on_progress
+    )
+
+    @callback
+    def _start(_now: datetime | None = None) -> None:
+        importer.async_request_sync(entry)
+
+    entry.async_on_unload(async_track_time_change(hass, _start, minute=20, second=0))
+    _start()
+    return importer
 
 
 def _first_report_hour(result: SummaryResult, addresses: list[str]) -> int:
