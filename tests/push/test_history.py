@@ -292,6 +292,10 @@ async def test_started_with_the_entry_it_runs_now_and_at_twenty_past(
     assert len(await stored(hass, METER_A, Register.IMPORT)) == len(before) + 1
     await assert_truth(hass, summary_sim, clock, METER_A)
     assert started.runs == 2
+    await entry._async_process_on_unload(hass)  # what unloading the entry does
+    async_fire_time_changed(hass, next_run + timedelta(hours=1))
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert started.runs == 2
 
 
 async def test_without_the_recorder_the_feature_is_off(
