@@ -13,9 +13,7 @@ from typing import Any
 
 import pytest
 from homeassistant.components.recorder import Recorder
-from homeassistant.components.recorder.statistics import statistics_during_period
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.recorder import get_instance
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.components.recorder.common import (
@@ -34,6 +32,7 @@ from custom_components.meterlink.push.gap_fill import (
 )
 
 from ..meters.push.summary_truth import METER_A, NOW, SummarySetup, summary_sim
+from .statistics_rows import hourly_rows
 
 __all__ = ["summary_sim"]
 pytestmark = pytest.mark.usefixtures("socket_enabled")
@@ -69,18 +68,7 @@ async def live_sensor(
 
 
 async def hourly(hass: HomeAssistant) -> list[dict[str, Any]]:
-    await async_wait_recording_done(hass)
-    rows = await get_instance(hass).async_add_executor_job(
-        statistics_during_period,
-        hass,
-        START - timedelta(hours=1),
-        None,
-        {ENTITY},
-        "hour",
-        None,
-        {"state", "sum"},
-    )
-    return [dict(row) for row in rows.get(ENTITY, [])]
+    return await hourly_rows(hass, ENTITY, START - timedelta(hours=1))
 
 
 def changes(rows: list[dict[str, Any]]) -> dict[datetime, float]:

@@ -16,7 +16,6 @@ import pytest
 from homeassistant.components.recorder import Recorder, get_instance
 from homeassistant.components.recorder.statistics import (
     get_metadata,
-    statistics_during_period,
 )
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
@@ -46,6 +45,7 @@ from ..meters.push.summary_truth import (
     summary_sim,
     truth_hours,
 )
+from .statistics_rows import hourly_rows
 
 __all__ = ["summary_sim"]
 pytestmark = pytest.mark.usefixtures("socket_enabled")
@@ -92,19 +92,9 @@ def importer(
 
 
 async def stored(hass: HomeAssistant, address: str, register: Register) -> list[dict[str, Any]]:
-    await async_wait_recording_done(hass)
-    ident = statistic_id(address, register)
-    rows = await get_instance(hass).async_add_executor_job(
-        statistics_during_period,
-        hass,
-        FIRST_REPORT - timedelta(days=400),
-        None,
-        {ident},
-        "hour",
-        None,
-        {"state", "sum"},
+    return await hourly_rows(
+        hass, statistic_id(address, register), FIRST_REPORT - timedelta(days=400)
     )
-    return [dict(row) for row in rows.get(ident, [])]
 
 
 def closed_end(clock: Clock) -> datetime:

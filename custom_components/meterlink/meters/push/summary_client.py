@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -20,7 +20,7 @@ import aiohttp
 
 from ..energy_hours import Baseline, HourlyEnergy, hourly_energy
 from ..errors import MeterRateLimitError
-from .client import named_devices
+from .client import Clock, Sleep, named_devices
 from .realtime import check_addresses, check_key, normalize_base_url
 from .status import PushInvalidMeterError, rate_limit_error
 from .summary import (
@@ -55,9 +55,6 @@ DEFAULT_LOOK_BACK_MS = 400 * 24 * HOUR_MS
 REPORT_MARGIN_MS = 24 * HOUR_MS
 """"First reported on" dates name no zone: a window is skipped only this far clear of one."""
 _MAX_ATTEMPTS = 5
-
-type Clock = Callable[[], float]
-type Sleep = Callable[[float], Awaitable[None]]
 
 
 @dataclass(slots=True)
