@@ -86,7 +86,11 @@ def importer(
     **options: Any,
 ) -> HistoryImporter:
     client = SummaryClient(
-        setup.session, setup.cloud.account_key, summary_url=setup.url, min_interval=0
+        setup.session,
+        setup.cloud.account_key,
+        summary_url=setup.url,
+        min_interval=0,
+        offload=hass.async_add_executor_job,
     )
     return HistoryImporter(hass, client, NAMES, now=clock, on_progress=on_progress, **options)
 
