@@ -30,6 +30,7 @@ from custom_components.meterlink.push.gap_fill import (
     energy_by_hour,
     plan_fills,
 )
+from custom_components.meterlink.push.history import HistoryImporter
 
 from ..meters.push.summary_truth import METER_A, NOW, SummarySetup, summary_sim
 from .statistics_rows import hourly_rows
@@ -148,3 +149,29 @@ def test_the_fill_is_scaled_down_when_the_sensor_saw_less() -> None:
     # No energy in the summary, or nothing after the run: nothing to fill.
     assert plan_fills(sensor, {}) == []
     assert plan_fills(sensor[:3], {hour: 2.0}) == []
+
+
+async def test_the_history_run_fills_the_live_sensor(
+    recorder_mock: Recorder, hass: HomeAssistant, summary_sim: SummarySetup
+) -> None:
+    await live_sensor(hass, summary_sim, hours=8)
+    before = await hourly(hass)
+    client = SummaryClient(
+        summary_sim.session, summary_sim.cloud.account_key, summary_url=summary_sim.url
+    )
+    history = HistoryImporter(
+        hass,
+        client,
+        {METER_A: "Garage"},
+        now=lambda: NOW,
+        live_sensors=lambda address: {Register.IMPORT: ENTITY} if address == METER_A else {},
+    )
+    await history.async_sync()
+    (fill,) = history.diagnostics()["meters"][METER_A]["gap_fills"]
+    assert fill["entity_id"] == ENTITY
+    assert fill["hours"] == [(START + timedelta(hours=h)).isoformat() for h in DOWN]
+    after = await hourly(hass)
+    assert after[-1]["sum"] == pytest.approx(before[-1]["sum"])
+    assert all(change > 0 for change in changes(after).values())
+    await history.async_sync()  # filled once: the next run finds nothing flat
+    assert len(history.progress[METER_A].gap_fills) == 1

@@ -43,6 +43,7 @@ from ..meters.energy_hours import Baseline, EnergyHour, Register, RegisterDrop, 
 from ..meters.errors import MeterError
 from ..meters.push.summary import HOUR_MS, from_ms, opening_registers, register_sample, to_ms
 from ..meters.push.summary_client import REPORT_MARGIN_MS, SummaryClient, SummaryResult
+from .gap_fill import async_fill_gaps, energy_by_hour
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -53,6 +54,9 @@ DEFAULT_HORIZON = timedelta(days=365)
 EVERYTHING = timedelta(days=365 * 30)
 """The horizon of "everything": the API's "first reported on" answer clamps it at once."""
 _ANCHOR_ROWS = int(RESYNC / timedelta(hours=1)) + 2
+
+type LiveSensors = Callable[[str], Mapping[Register, str]]
+"""A meter's live energy sensors (entity ids) whose flat outage hours are filled."""
 
 
 def statistic_id(address: str, register: Register) -> str:
@@ -92,6 +96,7 @@ class MeterProgress:
     hours_written: int = 0
     backfilled: bool = False
     resets: list[dict[str, Any]] = field(default_factory=list)
+    gap_fills: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +119,11 @@ class HistoryImporter:
         now: Callable[[], datetime] = dt_util.utcnow,
         chunk: timedelta = CHUNK,
         on_progress: Callable[[], None] | None = None,
+        live_sensors: LiveSensors | None = None,
     ) -> None:
         self._hass = hass
+        self._live_sensors = live_sensors
+        self._run_hours: dict[str, list[EnergyHour]] = {}
         self._client = client
         self.meters = dict(meters)  # address -> device name
         self._horizon = horizon
@@ -170,6 +178,7 @@ class HistoryImporter:
                     "hours_written": p.hours_written,
                     "backfilled": p.backfilled,
                     "resets": p.resets,
+                    "gap_fills": p.gap_fills,
                 }
                 for address, p in self.progress.items()
             },
@@ -195,10 +204,35 @@ class HistoryImporter:
         groups: dict[int, list[str]] = {}
         for address, cursor in cursors.items():
             groups.setdefault(cursor.start_ms, []).append(address)
+        self._run_hours = {}
         for start_ms, addresses in sorted(groups.items()):
             await self._fetch_and_write(addresses, start_ms, end_ms, cursors)
         for address in self.meters:
             self.progress[address].backfilled = True
+        if self._live_sensors is not None:
+            await self._fill_live_sensors(self._live_sensors)
+
+    async def _fill_live_sensors(self, live_sensors: LiveSensors) -> None:
+        """Give the live sensors' flat outage hours the energy this run read (gap_fill.py)."""
+        for address, hours in self._run_hours.items():
+            since = dt_util.utc_from_timestamp(hours[0].start_ms / 1000)
+            for register, entity_id in live_sensors(address).items():
+                energy = energy_by_hour(hours, register)
+                for fill in await async_fill_gaps(self._hass, entity_id, energy, since):
+                    self.progress[address].gap_fills.append(
+                        {
+                            "entity_id": entity_id,
+                            "hours": [from_ms(start).isoformat() for start, _, _ in fill.rows],
+                            "energy_kwh": fill.energy_kwh,
+                            "scale": round(fill.scale, 6),
+                        }
+                    )
+                    _LOGGER.info(
+                        "Filled %s flat hours of %s after an outage with %s kWh of EKM history",
+                        len(fill.rows),
+                        entity_id,
+                        fill.energy_kwh,
+                    )
 
     async def _fetch_and_write(
         self, addresses: list[str], start_ms: int, end_ms: int, cursors: dict[str, _Cursor]
@@ -238,6 +272,7 @@ class HistoryImporter:
             self._hass, statistic_metadata(address, Register.EXPORT, name), exports
         )
         self._record(address, energy.hours[-1], len(energy.hours), energy.drops)
+        self._run_hours.setdefault(address, []).extend(energy.hours)
         last = energy.hours[-1]
         return _Cursor(last.start_ms + HOUR_MS, energy.end, (import_sum, export_sum))
 
@@ -313,6 +348,7 @@ def async_start_history(
     horizon: timedelta = DEFAULT_HORIZON,
     now: Callable[[], datetime] = dt_util.utcnow,
     on_progress: Callable[[], None] | None = None,
+    live_sensors: LiveSensors | None = None,
 ) -> HistoryImporter | None:
     """Keep `meters`' history complete for as long as the entry is loaded (None: no recorder).
 
@@ -323,7 +359,13 @@ def async_start_history(
     if not history_available(hass) or not meters:
         return None
     importer = HistoryImporter(
-        hass, client, meters, horizon=horizon, now=now, on_progress=on_progress
+        hass,
+        client,
+        meters,
+        horizon=horizon,
+        now=now,
+        on_progress=on_progress,
+        live_sensors=live_sensors,
     )
 
     @callback
