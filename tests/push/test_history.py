@@ -18,6 +18,7 @@ from homeassistant.components.recorder.statistics import (
     get_metadata,
 )
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 from pytest_homeassistant_custom_component.components.recorder.common import (
@@ -31,7 +32,9 @@ from custom_components.meterlink.meters.push.summary_client import SummaryClient
 from custom_components.meterlink.push.history import (
     EVERYTHING,
     HistoryImporter,
+    async_clear_history,
     async_start_history,
+    horizon_of,
     statistic_id,
 )
 
@@ -251,6 +254,23 @@ async def test_a_meter_swap_is_a_new_baseline(
     assert min(changes) >= 0
     assert [r["register"] for r in history.progress[METER_B].resets] == ["export", "import"]
     assert history.diagnostics()["meters"][METER_B]["resets"]
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"meter_replaced_{METER_B}")
+    assert issue is not None
+    assert issue.translation_placeholders is not None
+    assert issue.translation_placeholders["meter"] == "House"
+
+
+async def test_clearing_removes_the_history(
+    recorder_mock: Recorder, hass: HomeAssistant, summary_sim: SummarySetup, clock: Clock
+) -> None:
+    await importer(hass, summary_sim, clock).async_sync()
+    assert await stored(hass, METER_A, Register.EXPORT)
+    await async_clear_history(hass, [METER_A])
+    assert await stored(hass, METER_A, Register.EXPORT) == []
+    assert await stored(hass, METER_B, Register.EXPORT)
+    assert horizon_of("off") is None
+    assert horizon_of("all") == EVERYTHING
+    assert horizon_of(None) == timedelta(days=365)
 
 
 async def test_a_refusal_is_kept_for_diagnostics(

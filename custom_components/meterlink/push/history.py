@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,6 +33,7 @@ from homeassistant.components.recorder.statistics import (
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import UnitOfEnergy
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_track_time_change
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.util import dt as dt_util
@@ -46,6 +47,12 @@ from ..meters.push.summary_client import REPORT_MARGIN_MS, SummaryClient, Summar
 from .gap_fill import async_fill_gaps, energy_by_hour
 
 _LOGGER = logging.getLogger(__name__)
+
+CONF_HISTORY = "history"  # options: how much EKM history to import
+CONF_FILL_GAPS = "fill_gaps"  # options: fill the live energy sensors' outage hours
+HISTORY_YEAR, HISTORY_ALL, HISTORY_OFF = "year", "all", "off"
+HISTORY_CHOICES = (HISTORY_YEAR, HISTORY_ALL, HISTORY_OFF)
+ISSUE_METER_REPLACED = "meter_replaced"
 
 RESYNC = timedelta(hours=48)
 SETTLE = timedelta(minutes=20)
@@ -300,6 +307,21 @@ class HistoryImporter:
                     drop.before,
                     drop.after,
                 )
+                ir.async_create_issue(
+                    self._hass,
+                    DOMAIN,
+                    f"{ISSUE_METER_REPLACED}_{address}",
+                    is_fixable=False,
+                    severity=ir.IssueSeverity.WARNING,
+                    translation_key=ISSUE_METER_REPLACED,
+                    translation_placeholders={
+                        "meter": progress.name,
+                        "register": drop.register.value,
+                        "before": f"{drop.before:g}",
+                        "after": f"{drop.after:g}",
+                        "at": from_ms(drop.as_of_ms).isoformat(),
+                    },
+                )
 
     # Where to continue ------------------------------------------------------------------------
 
@@ -332,6 +354,22 @@ class HistoryImporter:
     def _notify(self) -> None:
         if self._on_progress is not None:
             self._on_progress()
+
+
+def horizon_of(choice: str | None) -> timedelta | None:
+    """The option's horizon: one year (default), everything, or None (off)."""
+    if choice == HISTORY_OFF:
+        return None
+    return EVERYTHING if choice == HISTORY_ALL else DEFAULT_HORIZON
+
+
+async def async_clear_history(hass: HomeAssistant, addresses: Iterable[str]) -> None:
+    """Delete the history statistics of these meters (option off, entry deleted)."""
+    if not history_available(hass):
+        return
+    ids = [statistic_id(a, register) for a in addresses for register in Register]
+    if ids:
+        get_instance(hass).async_clear_statistics(ids)
 
 
 def history_available(hass: HomeAssistant) -> bool:
