@@ -25,7 +25,7 @@ import math
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -209,6 +209,9 @@ class PushSimulator(WebService):
         super().__init__()
         self.app.router.add_get("/readMeter", self._read_meter)
         self.app.router.add_get("/account/api/account", self._account)
+        # The Summary API, once push_summary.attach_summary gave it a register history.
+        self.summary_handler: Callable[[web.Request], Awaitable[web.Response]] | None = None
+        self.app.router.add_get("/summary", self._summary)
 
     # Scenario --------------------------------------------------------------------------------
 
@@ -377,6 +380,11 @@ class PushSimulator(WebService):
         self._record(request, kind, 200, with_data)
         read_sets = [self.read_set(address, int(count_text)) for address in with_data]
         return self._answer({"readMeter": {"ReadSet": read_sets}})
+
+    async def _summary(self, request: web.Request) -> web.Response:
+        if self.summary_handler is None:
+            raise web.HTTPNotFound
+        return await self.summary_handler(request)
 
     async def _account(self, request: web.Request) -> web.Response:
         key = request.query.get("key", "")

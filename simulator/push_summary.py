@@ -387,5 +387,5 @@ def attach_summary(
             phase=index * 0.7,
         )
     service = SummaryService(cloud.visible, histories, clock or cloud._clock)
-    service.install(cloud.app)
+    cloud.summary_handler = service.handle  # also once the cloud is serving
     return service

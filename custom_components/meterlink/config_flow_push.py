@@ -17,6 +17,7 @@ import probatio
 from homeassistant.config_entries import ConfigFlow, ConfigFlowResult, OptionsFlowWithReload
 from homeassistant.const import CONF_API_KEY, CONF_API_TOKEN, CONF_HOST
 from homeassistant.helpers.selector import (
+    BooleanSelector,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
@@ -49,6 +50,7 @@ from .meters.errors import (
 from .meters.push.models import PushInventory, PushReadings
 from .meters.push.push3 import gateway_unique_id
 from .meters.push.realtime import check_key
+from .push.history import CONF_FILL_GAPS, CONF_HISTORY, HISTORY_CHOICES, HISTORY_YEAR
 from .push_coordinator import (
     CONF_EXCLUDED,
     DEFAULT_PUSH3_SCAN_INTERVAL,
@@ -399,6 +401,13 @@ class EkmPushOptionsFlow(OptionsFlowWithReload):
             options: dict[str, Any] = {
                 **entry.options,
                 CONF_SCAN_INTERVAL: int(user_input[CONF_SCAN_INTERVAL]),
+                # Left out (not a form), the stored choice stays.
+                CONF_HISTORY: user_input.get(
+                    CONF_HISTORY, entry.options.get(CONF_HISTORY, HISTORY_YEAR)
+                ),
+                CONF_FILL_GAPS: bool(
+                    user_input.get(CONF_FILL_GAPS, entry.options.get(CONF_FILL_GAPS, True))
+                ),
             }
             if inventory is not None:
                 chosen = set(user_input.get(CONF_DEVICES) or ())
@@ -415,9 +424,16 @@ class EkmPushOptionsFlow(OptionsFlowWithReload):
             probatio.Required(CONF_SCAN_INTERVAL): _interval_selector(MIN_PUSH_SCAN_INTERVAL),
             # Sent with relay commands; meters still on the factory password need none.
             probatio.Optional(CONF_PASSWORD): _SECRET,
+            # EKM history into long-term statistics (push/history.py).
+            probatio.Optional(CONF_HISTORY): SelectSelector(
+                SelectSelectorConfig(options=list(HISTORY_CHOICES), translation_key=CONF_HISTORY)
+            ),
+            probatio.Optional(CONF_FILL_GAPS): BooleanSelector(),
         }
         suggested: dict[str, Any] = {
-            CONF_SCAN_INTERVAL: entry.options.get(CONF_SCAN_INTERVAL, DEFAULT_PUSH_SCAN_INTERVAL)
+            CONF_SCAN_INTERVAL: entry.options.get(CONF_SCAN_INTERVAL, DEFAULT_PUSH_SCAN_INTERVAL),
+            CONF_HISTORY: entry.options.get(CONF_HISTORY, HISTORY_YEAR),
+            CONF_FILL_GAPS: entry.options.get(CONF_FILL_GAPS, True),
         }
         if inventory is not None:
             excluded = set(entry.options.get(CONF_EXCLUDED, ()))

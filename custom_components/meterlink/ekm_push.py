@@ -11,6 +11,7 @@ from homeassistant.util.hass_dict import HassKey
 from . import push_coordinator
 from .const import DOMAIN
 from .meters.push.client import PushClient
+from .push.history import async_start_entry_history
 from .push_coordinator import (
     EkmPushCoordinator,
     Push3Coordinator,
@@ -48,8 +49,17 @@ def _cloud_client(hass: HomeAssistant, entry: MeterLinkConfigEntry) -> PushClien
 
 
 async def async_setup_push(hass: HomeAssistant, entry: MeterLinkConfigEntry) -> PushRuntimeData:
-    """An EKM Push key: discover its devices and read them all once."""
-    return await _async_start(EkmPushCoordinator(hass, entry, _cloud_client(hass, entry)))
+    """An EKM Push key: discover its devices, read them all once, keep their history."""
+    runtime = await _async_start(EkmPushCoordinator(hass, entry, _cloud_client(hass, entry)))
+    coordinator = runtime.coordinator
+    runtime.history = async_start_entry_history(
+        hass,
+        entry,
+        entry_key(entry),
+        lambda: list(coordinator.data.meters),
+        coordinator.entity_unique_id,
+    )
+    return runtime
 
 
 async def async_setup_push3(hass: HomeAssistant, entry: MeterLinkConfigEntry) -> PushRuntimeData:

@@ -38,6 +38,7 @@ from .meters.push.client import PushClient
 from .meters.push.models import IoStackReading, PushInventory, PushReadings
 from .meters.push.push3 import Push3Client
 from .meters.push.realtime import DEFAULT_API_URL
+from .push.history import HistoryImporter
 from .runtime import MeterLinkConfigEntry, MeterLinkRuntimeData, runtime_of
 
 CONF_EXCLUDED: Final = "excluded_devices"  # options: addresses the user chose not to add
@@ -510,10 +511,14 @@ class PushRuntimeData(MeterLinkRuntimeData):
     """What a loaded EKM Push or Push3 entry keeps: its coordinator (the session is shared)."""
 
     coordinator: PushCoordinator
+    history: HistoryImporter | None = None  # EKM history statistics (cloud entries)
 
     def diagnostics(self) -> dict[str, Any]:
-        """Freshness of every device; the key never appears."""
-        return self.coordinator.diagnostics()
+        """Freshness of every device (and the history import); the key never appears."""
+        found = self.coordinator.diagnostics()
+        if self.history is not None:
+            found = {**found, "history": self.history.diagnostics()}
+        return found
 
 
 def push_runtime(entry: MeterLinkConfigEntry) -> PushRuntimeData:

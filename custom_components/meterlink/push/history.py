@@ -33,7 +33,10 @@ from homeassistant.components.recorder.statistics import (
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import UnitOfEnergy
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.event import async_track_time_change
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.util import dt as dt_util
@@ -42,8 +45,20 @@ from homeassistant.util.unit_conversion import EnergyConverter
 from ..const import DOMAIN
 from ..meters.energy_hours import Baseline, EnergyHour, Register, RegisterDrop, hourly_energy
 from ..meters.errors import MeterError
-from ..meters.push.summary import HOUR_MS, from_ms, opening_registers, register_sample, to_ms
-from ..meters.push.summary_client import REPORT_MARGIN_MS, SummaryClient, SummaryResult
+from ..meters.push.summary import (
+    DEFAULT_SUMMARY_URL,
+    HOUR_MS,
+    from_ms,
+    opening_registers,
+    register_sample,
+    to_ms,
+)
+from ..meters.push.summary_client import (
+    DEFAULT_MIN_INTERVAL,
+    REPORT_MARGIN_MS,
+    SummaryClient,
+    SummaryResult,
+)
 from .gap_fill import async_fill_gaps, energy_by_hour
 
 _LOGGER = logging.getLogger(__name__)
@@ -61,6 +76,12 @@ DEFAULT_HORIZON = timedelta(days=365)
 EVERYTHING = timedelta(days=365 * 30)
 """The horizon of "everything": the API's "first reported on" answer clamps it at once."""
 _ANCHOR_ROWS = int(RESYNC / timedelta(hours=1)) + 2
+LIVE_SENSOR_KEYS = {Register.IMPORT: "import_energy", Register.EXPORT: "export_energy"}
+"""The description keys of the live energy sensors whose outage hours are filled."""
+
+# Where the Summary API is and how far apart its requests go (tests point these elsewhere).
+SUMMARY_URL = DEFAULT_SUMMARY_URL
+SUMMARY_PACE = DEFAULT_MIN_INTERVAL
 
 type LiveSensors = Callable[[str], Mapping[Register, str]]
 """A meter's live energy sensors (entity ids) whose flat outage hours are filled."""
@@ -130,6 +151,7 @@ class HistoryImporter:
     ) -> None:
         self._hass = hass
         self._live_sensors = live_sensors
+        self.names: Callable[[], Mapping[str, str]] = lambda: self.meters
         self._run_hours: dict[str, list[EnergyHour]] = {}
         self._client = client
         self.meters = dict(meters)  # address -> device name
@@ -190,6 +212,15 @@ class HistoryImporter:
                 for address, p in self.progress.items()
             },
         }
+
+    def set_meters(self, meters: Mapping[str, str]) -> None:
+        """The meters (address -> device name) the next run imports."""
+        self.meters = dict(meters)
+        for address, name in self.meters.items():
+            if address in self.progress:
+                self.progress[address].name = name
+            else:
+                self.progress[address] = MeterProgress(name)
 
     @callback
     def async_request_sync(self, entry: ConfigEntry[Any]) -> None:
@@ -271,7 +302,9 @@ class HistoryImporter:
             export_sum += hour.export_kwh
             imports.append(StatisticData(start=start, state=hour.import_total, sum=import_sum))
             exports.append(StatisticData(start=start, state=hour.export_total, sum=export_sum))
-        name = self.meters[address]
+        # Named when written: at the first run the entry's devices may not exist yet.
+        name = self.names().get(address, self.meters[address])
+        self.progress[address].name = name
         async_add_external_statistics(
             self._hass, statistic_metadata(address, Register.IMPORT, name), imports
         )
@@ -372,6 +405,65 @@ async def async_clear_history(hass: HomeAssistant, addresses: Iterable[str]) -> 
         get_instance(hass).async_clear_statistics(ids)
 
 
+def async_start_entry_history(
+    hass: HomeAssistant,
+    entry: ConfigEntry[Any],
+    key: str,
+    addresses: Callable[[], Iterable[str]],
+    entity_unique_id: Callable[[str, str], str],
+) -> HistoryImporter | None:
+    """An EKM Push entry's history, as its options say (None: off, or no recorder).
+
+    `addresses` gives the entry's meters at each run (meters added later join in);
+    `entity_unique_id(address, key)` finds the live energy sensors for the gap fill.
+    """
+    horizon = horizon_of(entry.options.get(CONF_HISTORY))
+    if horizon is None:
+        hass.async_create_task(async_clear_history(hass, addresses()), eager_start=True)
+        return None
+    client = SummaryClient(
+        async_get_clientsession(hass),
+        key,
+        summary_url=SUMMARY_URL,
+        min_interval=SUMMARY_PACE,
+        offload=hass.async_add_executor_job,
+    )
+    live = None
+    if entry.options.get(CONF_FILL_GAPS, True):
+
+        def live(address: str) -> dict[Register, str]:
+            registry = er.async_get(hass)
+            found = {
+                register: registry.async_get_entity_id(
+                    "sensor", DOMAIN, entity_unique_id(address, sensor_key)
+                )
+                for register, sensor_key in LIVE_SENSOR_KEYS.items()
+            }
+            return {register: entity for register, entity in found.items() if entity}
+
+    return async_start_history(
+        hass,
+        entry,
+        client,
+        lambda: device_names(hass, entry.entry_id, addresses()),
+        horizon=horizon,
+        live_sensors=live,
+    )
+
+
+def device_names(hass: HomeAssistant, entry_id: str, addresses: Iterable[str]) -> dict[str, str]:
+    """Address -> the entry's meter device's name as the user sees it (their own name first)."""
+    registry = dr.async_get(hass)
+    names = {}
+    for address in addresses:
+        device = registry.async_get_device_by_identifier((DOMAIN, address), entry_id)
+        printed = address[3:] if address.startswith("000") else address
+        names[address] = (
+            (device.name_by_user or device.name) if device else None
+        ) or f"EKM meter {printed}"
+    return names
+
+
 def history_available(hass: HomeAssistant) -> bool:
     """The recorder is loaded: without it the feature is off and nothing else changes."""
     return "recorder" in hass.config.components
@@ -381,7 +473,7 @@ def async_start_history(
     hass: HomeAssistant,
     entry: ConfigEntry[Any],
     client: SummaryClient,
-    meters: Mapping[str, str],
+    meters: Mapping[str, str] | Callable[[], Mapping[str, str]],
     *,
     horizon: timedelta = DEFAULT_HORIZON,
     now: Callable[[], datetime] = dt_util.utcnow,
@@ -394,12 +486,13 @@ def async_start_history(
     then one every hour at :20 for the hours that closed; `HistoryImporter.async_request_sync`
     starts one early (after a stream reconnect, say).
     """
-    if not history_available(hass) or not meters:
+    if not history_available(hass):
         return None
+    current = meters if callable(meters) else lambda: meters
     importer = HistoryImporter(
         hass,
         client,
-        meters,
+        current(),
         horizon=horizon,
         now=now,
         on_progress=on_progress,
@@ -408,6 +501,8 @@ def async_start_history(
 
     @callback
     def _start(_now: datetime | None = None) -> None:
+        importer.set_meters(current())
+        importer.names = current
         importer.async_request_sync(entry)
 
     entry.async_on_unload(async_track_time_change(hass, _start, minute=20, second=0))
