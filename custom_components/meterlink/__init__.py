@@ -23,6 +23,7 @@ from .const import (
 )
 from .ekm_push import EKM_PUSH, EKM_PUSH3
 from .ekm_rs485 import EKM_RS485
+from .push.history import async_clear_entry_history
 from .runtime import Connection, MeterLinkConfigEntry, connection_of
 from .services import async_setup_services
 from .smartmac import SMARTMAC
@@ -59,6 +60,12 @@ async def async_unload_entry(hass: HomeAssistant, entry: MeterLinkConfigEntry) -
     if unloaded:
         await entry.runtime_data.async_close()
     return unloaded
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: MeterLinkConfigEntry) -> None:
+    """A deleted EKM Push entry takes its meters' history statistics with it."""
+    if connection_of(entry) == CONNECTION_EKM_PUSH:
+        await async_clear_entry_history(hass, entry)
 
 
 async def async_remove_config_entry_device(

@@ -110,3 +110,19 @@ async def test_without_the_recorder_the_entry_works_as_before(
     assert runtime.history is None
     assert "history" not in runtime.diagnostics()
     assert summary.served == []
+
+
+async def test_deleting_the_entry_deletes_its_history(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    push_simulator: PushSimulator,
+    summary: SummaryService,
+) -> None:
+    entry = await setup_entry(hass, push_entry(push_simulator))
+    await hass.async_block_till_done(wait_background_tasks=True)
+    ident = statistic_id(V3_ADDRESS, Register.EXPORT)
+    since = FIRST_REPORT - timedelta(days=1)
+    assert await hourly_rows(hass, ident, since)
+    await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert await hourly_rows(hass, ident, since) == []

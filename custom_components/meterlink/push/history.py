@@ -464,6 +464,20 @@ def device_names(hass: HomeAssistant, entry_id: str, addresses: Iterable[str]) -
     return names
 
 
+async def async_clear_entry_history(hass: HomeAssistant, entry: ConfigEntry[Any]) -> None:
+    """Delete the history statistics of every meter device the entry has."""
+    devices = dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
+    await async_clear_history(
+        hass,
+        (
+            identifier
+            for device in devices
+            for domain, identifier in device.identifiers
+            if domain == DOMAIN and identifier.isdigit()
+        ),
+    )
+
+
 def history_available(hass: HomeAssistant) -> bool:
     """The recorder is loaded: without it the feature is off and nothing else changes."""
     return "recorder" in hass.config.components
