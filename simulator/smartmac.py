@@ -27,7 +27,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from custom_components.meterlink.meters.smartmac.models import SmartMacModel
+from custom_components.meterlink.meters.smartmac import SmartMacModel
 
 STANDARD_INTERVAL = 60.0  # the vendor doc's limits, restated so the simulator stays independent
 EXTENDED_INTERVAL = 6.0

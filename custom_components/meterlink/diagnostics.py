@@ -9,7 +9,6 @@ from homeassistant.const import CONF_API_KEY, CONF_API_TOKEN, CONF_PIN
 from homeassistant.core import HomeAssistant
 
 from .const import CONF_PASSWORD
-from .push_access import device_settings_diagnostics
 from .runtime import MeterLinkConfigEntry
 
 # Meter passwords, smart-MAC PINs, EKM Push keys and API tokens, wherever they are stored.
@@ -36,7 +35,6 @@ async def async_get_config_entry_diagnostics(
                 ],
             },
             **entry.runtime_data.diagnostics(),
-            **device_settings_diagnostics(hass, entry),
         },
         TO_REDACT,
     )

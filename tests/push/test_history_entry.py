@@ -14,15 +14,16 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 )
 from pytest_homeassistant_custom_component.typing import RecorderInstanceGenerator
 
-from custom_components.meterlink import push_coordinator
 from custom_components.meterlink.const import DOMAIN
 from custom_components.meterlink.meters.energy_hours import Register
+from custom_components.meterlink.push import coordinator as push_coordinator
 from custom_components.meterlink.push import history
 from custom_components.meterlink.push.history import CONF_HISTORY, HISTORY_OFF, statistic_id
-from simulator.ekm_push import PushSimulator
-from simulator.push_summary import SummaryService, attach_summary
+from simulator.ekm.push_cloud import PushSimulator
+from simulator.ekm.push_summary import SummaryService, attach_summary
 
-from ..conftest import V3_ADDRESS, V4_ADDRESS, push_entry, setup_entry
+from ..conftest import V3_ADDRESS, V4_ADDRESS, setup_entry
+from .conftest import push_entry
 from .statistics_rows import hourly_rows
 
 FIRST_REPORT = datetime.now(UTC) - timedelta(days=3)

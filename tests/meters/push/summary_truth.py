@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 import pytest
 
-from simulator.ekm_meter import SimMeter
-from simulator.ekm_push import PushSimulator
-from simulator.push_summary import SummaryService, attach_summary
+from simulator.ekm.meter import SimMeter
+from simulator.ekm.push_cloud import PushSimulator
+from simulator.ekm.push_summary import SummaryService, attach_summary
 
 HOUR_MS = 3_600_000
 NOW = datetime(2026, 11, 20, 12, 7, 30, tzinfo=UTC)

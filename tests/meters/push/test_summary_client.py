@@ -226,9 +226,9 @@ async def test_a_long_429_is_raised_with_its_wait(summary_sim: SummarySetup) -> 
 async def test_requests_are_paced() -> None:
     import aiohttp
 
-    from simulator.ekm_meter import SimMeter
-    from simulator.ekm_push import PushSimulator
-    from simulator.push_summary import attach_summary
+    from simulator.ekm.meter import SimMeter
+    from simulator.ekm.push_cloud import PushSimulator
+    from simulator.ekm.push_summary import attach_summary
 
     clock = [1000.0]
     waits: list[float] = []

@@ -2,9 +2,11 @@
 
 `realtime`, `account`, `push3` (parsers) and `fields` are sans-IO; `client.PushClient` (cloud)
 and `push3.Push3Client` (LAN) add the aiohttp transport; `cli` is the commissioning tool's
-`push` and `push3` command groups. Meter values are `EkmReading`s like on RS-485.
+`push` and `push3` command groups; `settings` is the Device Settings API and `triggers` the
+Trigger API on top of it. Meter values are `EkmReading`s like on RS-485.
 """
 
+from .account import DEFAULT_ACCOUNT_URL
 from .client import PushClient
 from .models import (
     TIMESTAMP_FIELD,
@@ -15,9 +17,19 @@ from .models import (
     PushReadings,
 )
 from .push3 import Push3Client, gateway_unique_id
+from .realtime import DEFAULT_API_URL, check_key
 from .status import PushInvalidMeterError, PushNoDataError, PushQueryError
+from .triggers import (
+    Trigger,
+    TriggerClient,
+    TriggerNotFoundError,
+    check_trigger_uuid,
+    validate_trigger,
+)
 
 __all__ = [
+    "DEFAULT_ACCOUNT_URL",
+    "DEFAULT_API_URL",
     "TIMESTAMP_FIELD",
     "IoStackReading",
     "Push3Client",
@@ -29,5 +41,11 @@ __all__ = [
     "PushNoDataError",
     "PushQueryError",
     "PushReadings",
+    "Trigger",
+    "TriggerClient",
+    "TriggerNotFoundError",
+    "check_key",
+    "check_trigger_uuid",
     "gateway_unique_id",
+    "validate_trigger",
 ]

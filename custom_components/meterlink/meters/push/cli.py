@@ -31,12 +31,12 @@ from ..errors import (
     MeterTimeoutError,
 )
 from .client import PushClient
-from .device_api import AnswerTimeoutError
-from .device_cli import add_device_actions
 from .history_cli import add_history_action
 from .models import PushInventory, PushReadings
 from .push3 import Push3Client, gateway_unique_id
 from .realtime import DEFAULT_API_URL
+from .settings.cli import add_device_actions
+from .settings.client import AnswerTimeoutError
 from .status import PushInvalidMeterError, PushNoDataError, PushQueryError
 from .triggers import TriggerNotFoundError
 

@@ -288,18 +288,9 @@ def _net_watts(
         return
     if version is not MeterVersion.V4:
         return
-    reading = EkmReading("", version, values)
-    total = 0
-    computed: dict[str, FieldValue] = {}
-    for line in LINES:
-        sign = reading.line_direction(line)
-        watts = reading.number(f"RMS_Watts_Ln_{line}")
-        if sign is None or watts is None:
-            return
-        computed[f"Net_Calc_Watts_Ln_{line}"] = sign * int(watts)
-        total += sign * int(watts)
-    values.update(computed)
-    values["Net_Calc_Watts_Tot"] = total
+    computed = dict(EkmReading("", version, values).net_watts())
+    if "Net_Calc_Watts_Tot" in computed:  # all three lines, or none of them
+        values.update(computed)
 
 
 def _keep_generic(values: dict[str, FieldValue], name: str, raw: object) -> None:

@@ -19,11 +19,13 @@ from functools import partial
 
 import aiohttp
 
+from ..budget import Clock, RequestBudget, Sleep
 from ..energy_hours import Baseline, HourlyEnergy, hourly_energy
 from ..errors import MeterRateLimitError
-from .client import Clock, Sleep, named_devices
+from ..http import rate_limit_error
+from .client import named_devices
 from .realtime import check_addresses, check_key, normalize_base_url
-from .status import PushInvalidMeterError, rate_limit_error
+from .status import DEFAULT_RETRY_AFTER, PushInvalidMeterError
 from .summary import (
     DEFAULT_SUMMARY_URL,
     DEFAULT_TIMEZONE,
@@ -106,16 +108,12 @@ class SummaryClient:
         check_timezone(timezone)
         self._timezone = timezone
         self._timeout = request_timeout
-        self._min_interval = min_interval
         self._max_wait = max_wait
         self._limit = limit
-        self._clock = clock
-        self._sleep = sleep
+        self._budget = RequestBudget("EKM Summary", interval=min_interval, clock=clock, sleep=sleep)
         self._offload = offload
-        self._next_at = -float("inf")
         self._lock = asyncio.Lock()
         self.requests_sent = 0
-        self.seconds_waited = 0.0
 
     # Buckets ---------------------------------------------------------------------------------
 
@@ -287,10 +285,8 @@ class SummaryClient:
         async with self._lock:
             attempt = 0
             while True:
-                wait = self._next_at - self._clock()
-                if wait > 0:
-                    self.seconds_waited += wait
-                    await self._sleep(wait)
+                await self._budget.wait_turn(self._max_wait)
+                self._budget.sent()
                 self.requests_sent += 1
                 answer = await get(
                     self._session,
@@ -299,12 +295,16 @@ class SummaryClient:
                     key=self._key,
                     what="EKM Summary",
                 )
-                self._next_at = self._clock() + self._min_interval
                 if answer.status != 429:
                     return answer
-                error = rate_limit_error(answer.retry_after, now=time.time(), what="EKM Summary")
-                back_off = max(error.retry_after or 0.0, self._min_interval * 2**attempt)
+                error = rate_limit_error(
+                    answer.retry_after,
+                    now=time.time(),
+                    what="EKM Summary",
+                    default=DEFAULT_RETRY_AFTER,
+                )
+                back_off = max(error.retry_after or 0.0, self._budget.interval * 2**attempt)
                 attempt += 1
                 if back_off > self._max_wait or attempt >= _MAX_ATTEMPTS:
                     raise MeterRateLimitError(str(error), retry_after=back_off)
-                self._next_at = self._clock() + back_off
+                self._budget.back_off(back_off)

@@ -19,9 +19,9 @@ MeterPermissionError, an unknown trigger TriggerNotFoundError.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -31,23 +31,23 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from ..errors import InvalidParameterError, MeterApiError, MeterFrameError
-from .commands import (
-    JsonValue,
-    Target,
-    check_target_id,
-    command_spec,
-    normalize_gateway,
-    plain_json,
-)
-from .device_api import (
+from ..http import error_for_status
+from ..json import JsonValue, decode, plain
+from .rrule import parse_rrule
+from .settings.client import (
     DEFAULT_API_URL,
     DEFAULT_REQUEST_TIMEOUT,
     check_token,
     request_json,
     validate_api_url,
 )
-from .device_stream import error_for_status
-from .rrule import parse_rrule
+from .settings.commands import (
+    Target,
+    check_target_id,
+    command_spec,
+    normalize_gateway,
+    plain_json,
+)
 
 THRESHOLD_TESTS = ("==", "!=", ">=", "<=", ">", "<", "rise_eq")
 """The documented tests, plus `rise_eq`, which the vendor's own example uses."""
@@ -242,18 +242,15 @@ def _frame(message: str) -> MeterFrameError:
     return MeterFrameError(f"trigger: {message}")
 
 
-def _plain(value: Any, depth: int = 0) -> JsonValue:
-    if depth > 32:
-        raise _frame("nested too deeply")
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, list):
-        return [_plain(item, depth + 1) for item in value]
-    if isinstance(value, dict):
-        return {str(key): _plain(item, depth + 1) for key, item in value.items()}
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    raise _frame("not JSON")
+def _decode(body: bytes | str) -> Any:
+    try:
+        return decode(body)
+    except MeterFrameError as err:
+        raise _frame(str(err)) from None
+
+
+def _plain(value: object) -> JsonValue:
+    return plain(value, max_depth=32, error=_frame)
 
 
 def _parse_condition(value: object) -> Condition:
@@ -333,11 +330,7 @@ def parse_triggers(body: bytes | str | object) -> list[Trigger]:
     """A lookup answer: {"triggers": [...]} or {"trigger": {...}} (raw bytes or parsed)."""
     data: Any = body
     if isinstance(body, bytes | str):
-        try:
-            data = json.loads(body)
-        except (ValueError, RecursionError) as err:
-            msg = f"the answer is not JSON: {' '.join(str(err).split())[:200]}"
-            raise _frame(msg) from None
+        data = _decode(body)
     if isinstance(data, dict) and isinstance(data.get("triggers"), list):
         return [parse_trigger(item) for item in data["triggers"]]
     if isinstance(data, dict) and isinstance(data.get("trigger"), dict):
@@ -569,7 +562,7 @@ class TriggerClient:
     async def _call(
         self, method: str, query: Mapping[str, str], body: Mapping[str, Any] | None
     ) -> JsonValue:
-        status, raw = await request_json(
+        answer = await request_json(
             self._session,
             method,
             f"{self._api_url}/api/trigger",
@@ -579,16 +572,12 @@ class TriggerClient:
             secrets_=(self._key,),
             request_timeout=self._timeout,
         )
-        error = error_for_status(status, raw)
+        status, raw = answer.status, answer.body
+        error = error_for_status(status, raw, retry_after=answer.retry_after, now=time.time())
         if status == 404:
             raise TriggerNotFoundError(str(error), status=404)
         if error is not None:
             raise error
         if not raw.strip():
             return {}
-        try:
-            parsed = json.loads(raw)
-        except (ValueError, RecursionError) as err:
-            msg = f"the answer is not JSON: {' '.join(str(err).split())[:200]}"
-            raise _frame(msg) from None
-        return _plain(parsed)
+        return _plain(_decode(raw))

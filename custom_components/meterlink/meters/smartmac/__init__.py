@@ -14,8 +14,9 @@ from .models import (
     SmartMacReading,
     pout_for,
     relay_on,
+    request_interval,
 )
-from .protocol import interpret_response, parse_reading, redact
+from .protocol import check_device_id, check_pin, interpret_response, parse_reading, redact
 
 __all__ = [
     "EXTENDED_INTERVAL",
@@ -24,9 +25,12 @@ __all__ = [
     "SmartMacClient",
     "SmartMacModel",
     "SmartMacReading",
+    "check_device_id",
+    "check_pin",
     "interpret_response",
     "parse_reading",
     "pout_for",
     "redact",
     "relay_on",
+    "request_interval",
 ]

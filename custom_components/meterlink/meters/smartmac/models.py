@@ -66,10 +66,10 @@ class SmartMacReading:
     extra: Mapping[str, str] = field(default_factory=dict)
     attributes: Mapping[str, str] = field(default_factory=dict)
 
-    @property
-    def min_interval(self) -> float:
-        """Seconds this device wants between requests, from what its reading says it is."""
-        return EXTENDED_INTERVAL if self.extended else STANDARD_INTERVAL
+
+def request_interval(extended: bool) -> float:
+    """Seconds a device wants between requests: an extended version needs more."""
+    return EXTENDED_INTERVAL if extended else STANDARD_INTERVAL
 
 
 def relay_on(reading: SmartMacReading, polarity: RelayPolarity) -> bool | None:
