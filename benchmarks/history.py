@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 import aiohttp
 
-from custom_components.meterlink.meters.push.summary_client import SummaryClient
+from custom_components.meterlink.meters.push import SummaryClient
 from simulator.ekm.meter import SimMeter
 from simulator.ekm.push_cloud import PushSimulator
 from simulator.ekm.push_summary import attach_summary

@@ -43,21 +43,22 @@ from homeassistant.util import dt as dt_util
 from homeassistant.util.unit_conversion import EnergyConverter
 
 from ..const import DOMAIN
-from ..meters.energy_hours import Baseline, EnergyHour, Register, RegisterDrop, hourly_energy
-from ..meters.errors import MeterError
-from ..meters.push.summary import (
-    DEFAULT_SUMMARY_URL,
+from ..meters.energy_hours import (
     HOUR_MS,
-    from_ms,
+    Baseline,
+    EnergyHour,
+    Register,
+    RegisterDrop,
+    hourly_energy,
+)
+from ..meters.errors import MeterError
+from ..meters.push import (
+    DEFAULT_SUMMARY_PACE,
+    DEFAULT_SUMMARY_URL,
+    SummaryBucket,
+    SummaryClient,
     opening_registers,
     register_sample,
-    to_ms,
-)
-from ..meters.push.summary_client import (
-    DEFAULT_MIN_INTERVAL,
-    REPORT_MARGIN_MS,
-    SummaryClient,
-    SummaryResult,
 )
 from .gap_fill import async_fill_gaps, energy_by_hour
 
@@ -81,7 +82,7 @@ LIVE_SENSOR_KEYS = {Register.IMPORT: "import_energy", Register.EXPORT: "export_e
 
 # Where the Summary API is and how far apart its requests go (tests point these elsewhere).
 SUMMARY_URL = DEFAULT_SUMMARY_URL
-SUMMARY_PACE = DEFAULT_MIN_INTERVAL
+SUMMARY_PACE = DEFAULT_SUMMARY_PACE
 
 type LiveSensors = Callable[[str], Mapping[Register, str]]
 """A meter's live energy sensors (entity ids) whose flat outage hours are filled."""
@@ -170,7 +171,7 @@ class HistoryImporter:
 
     def closed_end_ms(self) -> int:
         """Start of the first hour not yet closed and settled (rows stop before it)."""
-        return to_ms(self._now() - SETTLE) // HOUR_MS * HOUR_MS
+        return _ms(self._now() - SETTLE) // HOUR_MS * HOUR_MS
 
     async def async_sync(self) -> None:
         """Bring every meter's statistics up to the last settled hour; one run at a time.
@@ -260,7 +261,7 @@ class HistoryImporter:
                     self.progress[address].gap_fills.append(
                         {
                             "entity_id": entity_id,
-                            "hours": [from_ms(start).isoformat() for start, _, _ in fill.rows],
+                            "hours": [_utc(start).isoformat() for start, _, _ in fill.rows],
                             "energy_kwh": fill.energy_kwh,
                             "scale": round(fill.scale, 6),
                         }
@@ -278,17 +279,17 @@ class HistoryImporter:
         position = start_ms
         while position < end_ms:
             chunk_end = min(position + self._chunk_ms, end_ms)
-            result = await self._client.buckets(addresses, from_ms(position), from_ms(chunk_end))
+            result = await self._client.buckets(addresses, _utc(position), _utc(chunk_end))
             for address in addresses:
                 if address in result.refused:
                     continue
                 own = result.buckets.get(address, [])
                 if own:
                     cursors[address] = self._write(address, own, cursors[address])
-            position = max(chunk_end, _first_report_hour(result, addresses))
+            position = max(chunk_end, result.data_start_ms(addresses))
             self._notify()
 
-    def _write(self, address: str, buckets: list[Any], cursor: _Cursor) -> _Cursor:
+    def _write(self, address: str, buckets: list[SummaryBucket], cursor: _Cursor) -> _Cursor:
         baseline = cursor.registers or opening_registers(buckets[0])
         energy = hourly_energy((register_sample(b) for b in buckets), baseline=baseline)
         if not energy.hours:
@@ -327,7 +328,7 @@ class HistoryImporter:
                 progress.resets.append(
                     {
                         "register": drop.register.value,
-                        "at": from_ms(drop.as_of_ms).isoformat(),
+                        "at": _utc(drop.as_of_ms).isoformat(),
                         "before": drop.before,
                         "after": drop.after,
                     }
@@ -352,7 +353,7 @@ class HistoryImporter:
                         "register": drop.register.value,
                         "before": f"{drop.before:g}",
                         "after": f"{drop.after:g}",
-                        "at": from_ms(drop.as_of_ms).isoformat(),
+                        "at": _utc(drop.as_of_ms).isoformat(),
                     },
                 )
 
@@ -371,7 +372,7 @@ class HistoryImporter:
             # A history younger than the window: all of it is re-read, sums from zero again.
             first = min(int(row["start"] * 1000) for kind in rows.values() for row in kind)
             return _Cursor(first, None, (0.0, 0.0))
-        horizon_start = to_ms(self._now() - self._horizon) // HOUR_MS * HOUR_MS
+        horizon_start = _ms(self._now() - self._horizon) // HOUR_MS * HOUR_MS
         return _Cursor(horizon_start, None, (0.0, 0.0))
 
     async def _last_rows(self, address: str) -> dict[Register, list[dict[str, Any]]]:
@@ -524,16 +525,12 @@ def async_start_history(
     return importer
 
 
-def _first_report_hour(result: SummaryResult, addresses: list[str]) -> int:
-    """Where the group's data begins, when the API said so for every meter (else 0).
+def _ms(when: datetime) -> int:
+    return int(when.timestamp() * 1000)
 
-    Backfilling "everything" starts decades back: this skips to the first report at once.
-    """
-    firsts = [result.first_report_ms.get(address) for address in addresses]
-    if not firsts or any(first is None for first in firsts):
-        return 0
-    earliest = min(first for first in firsts if first is not None) - REPORT_MARGIN_MS
-    return earliest // HOUR_MS * HOUR_MS
+
+def _utc(ms: int) -> datetime:
+    return dt_util.utc_from_timestamp(ms / 1000)
 
 
 def _anchor(rows: Mapping[Register, list[dict[str, Any]]], before_ms: int) -> Anchor | None:

@@ -75,6 +75,17 @@ class SummaryResult:
     before: dict[str, SummaryBucket] = field(default_factory=dict)
     """Per meter the latest bucket before the range that a padded window brought along."""
 
+    def data_start_ms(self, meters: Iterable[str]) -> int:
+        """The hour where these meters' data can begin, when the API said so for all (else 0).
+
+        A backfill of "everything" starts decades back: this lets it skip to the first report.
+        """
+        firsts = [self.first_report_ms.get(meter) for meter in meters]
+        known = [first for first in firsts if first is not None]
+        if not firsts or len(known) < len(firsts):
+            return 0
+        return (min(known) - REPORT_MARGIN_MS) // HOUR_MS * HOUR_MS
+
 
 @dataclass(frozen=True, slots=True)
 class MeterHistory:
