@@ -9,6 +9,7 @@ from homeassistant.components.recorder import Recorder
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
@@ -54,6 +55,18 @@ def settled_hours(service: SummaryService, address: str) -> int:
     )
 
 
+async def imported(
+    hass: HomeAssistant, simulator: PushSimulator, address: str, register: Register
+) -> tuple[MockConfigEntry, str, datetime]:
+    """A set-up entry whose first history run has written rows of this statistic."""
+    entry = await setup_entry(hass, push_entry(simulator))
+    await hass.async_block_till_done(wait_background_tasks=True)
+    ident = statistic_id(address, register)
+    since = FIRST_REPORT - timedelta(days=1)
+    assert await hourly_rows(hass, ident, since)
+    return entry, ident, since
+
+
 async def test_setup_imports_every_meters_history(
     recorder_mock: Recorder,
     hass: HomeAssistant,
@@ -88,11 +101,7 @@ async def test_history_off_imports_nothing_and_deletes_it(
     push_simulator: PushSimulator,
     summary: SummaryService,
 ) -> None:
-    entry = await setup_entry(hass, push_entry(push_simulator))
-    await hass.async_block_till_done(wait_background_tasks=True)
-    ident = statistic_id(V4_ADDRESS, Register.IMPORT)
-    since = FIRST_REPORT - timedelta(days=1)
-    assert await hourly_rows(hass, ident, since)
+    entry, ident, since = await imported(hass, push_simulator, V4_ADDRESS, Register.IMPORT)
     hass.config_entries.async_update_entry(
         entry, options={**entry.options, CONF_HISTORY: HISTORY_OFF}
     )
@@ -119,11 +128,7 @@ async def test_deleting_the_entry_deletes_its_history(
     push_simulator: PushSimulator,
     summary: SummaryService,
 ) -> None:
-    entry = await setup_entry(hass, push_entry(push_simulator))
-    await hass.async_block_till_done(wait_background_tasks=True)
-    ident = statistic_id(V3_ADDRESS, Register.EXPORT)
-    since = FIRST_REPORT - timedelta(days=1)
-    assert await hourly_rows(hass, ident, since)
+    entry, ident, since = await imported(hass, push_simulator, V3_ADDRESS, Register.EXPORT)
     await hass.config_entries.async_remove(entry.entry_id)
     await hass.async_block_till_done()
     assert await hourly_rows(hass, ident, since) == []

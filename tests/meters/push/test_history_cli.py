@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
-from custom_components.meterlink.meters.cli import main
 
 from .summary_truth import (
     FIRST_REPORT,
@@ -19,22 +16,11 @@ from .summary_truth import (
     summary_sim,
     truth_hours,
 )
+from .test_cli import cli
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 __all__ = ["summary_sim"]
 ROW_KEYS = ["start", "import_kwh", "export_kwh", "import_total", "export_total"]
-
-
-def _run(argv: list[str]) -> int:
-    try:
-        return main(argv)
-    except SystemExit as exit_:
-        return int(exit_.code or 0)
-
-
-async def cli(*argv: str) -> int:
-    """main() runs its own event loop, so it gets a thread while the simulator serves here."""
-    return await asyncio.to_thread(_run, list(argv))
 
 
 def history(setup: SummarySetup, start: datetime, end: datetime, *extra: str) -> list[str]:
