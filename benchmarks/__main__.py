@@ -223,6 +223,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     mqtt = benches.add_parser("mqtt-parse", help="EKM MQTT message parse cost (library)")
     mqtt.add_argument("--sizes", default="1,100,1000", help="meters per message")
     mqtt.add_argument("--runs", type=int, default=200, help="runs per 100 meters")
+    history = benches.add_parser("history", help="EKM Summary backfill: requests and time")
+    history.add_argument("--sizes", default="1,10", help="meters (1 meter-year each)")
+    history.add_argument("--days", type=int, default=365, help="history per meter")
     args = parser.parse_args(argv)
     if args.bench == "egauge":
         from .egauge import egauge_bench
@@ -233,6 +236,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .mqtt import mqtt_parse_bench
 
         mqtt_parse_bench([int(size) for size in args.sizes.split(",") if size], args.runs)
+        return 0
+    if args.bench == "history":
+        from .history import history_bench
+
+        asyncio.run(history_bench([int(n) for n in args.sizes.split(",") if n], args.days))
         return 0
     if args.bench == "push":
         from .push import push_bench

@@ -13,8 +13,9 @@ from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.typing import ConfigType
 
 from .connections import connection_for
-from .const import DOMAIN
-from .runtime import MeterLinkConfigEntry
+from .const import CONNECTION_EKM_PUSH, DOMAIN
+from .push.history import async_clear_entry_history
+from .runtime import MeterLinkConfigEntry, connection_of
 from .services import async_setup_services
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
@@ -41,6 +42,12 @@ async def async_unload_entry(hass: HomeAssistant, entry: MeterLinkConfigEntry) -
     if unloaded:
         await entry.runtime_data.async_close()
     return unloaded
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: MeterLinkConfigEntry) -> None:
+    """A deleted EKM Push entry takes its meters' history statistics with it."""
+    if connection_of(entry) == CONNECTION_EKM_PUSH:
+        await async_clear_entry_history(hass, entry)
 
 
 async def async_remove_config_entry_device(

@@ -25,9 +25,9 @@ import math
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
@@ -215,6 +215,9 @@ class PushSimulator(WebService):
         super().__init__()
         self.app.router.add_get("/readMeter", self._read_meter)
         self.app.router.add_get("/account/api/account", self._account)
+        # The Summary API, once push_summary.attach_summary gave it a register history.
+        self.summary_handler: Callable[[web.Request], Awaitable[web.Response]] | None = None
+        self.app.router.add_get("/summary", self._summary)
 
     # Scenario --------------------------------------------------------------------------------
 
@@ -388,6 +391,11 @@ class PushSimulator(WebService):
         read_sets = [self.read_set(address, int(count_text)) for address in with_data]
         return self._answer({"readMeter": {"ReadSet": read_sets}})
 
+    async def _summary(self, request: web.Request) -> web.Response:
+        if self.summary_handler is None:
+            raise web.HTTPNotFound
+        return await self.summary_handler(request)
+
     async def _account(self, request: web.Request) -> web.Response:
         key = request.query.get("key", "")
         refusal = self._refusal(request, key)
@@ -475,11 +483,13 @@ async def run(args: argparse.Namespace) -> None:
     """Serve until SIGINT/SIGTERM, printing the base URL and every key."""
     from . import push_mqtt
     from .push_device_api import TokenInfo, attach_to_cloud
+    from .push_summary import attach_summary
 
     simulator = build(args)
     tokens = {args.token: TokenInfo("account-1")} if getattr(args, "token", None) else {}
     attach_to_cloud(simulator, tokens)
     publisher = None
+    attach_summary(simulator, first_report=datetime.now(UTC) - timedelta(days=30))
     try:
         await simulator.start(*listen_address(args.http))
         print(f"ekm-push http {simulator.base_url} account-key {simulator.account_key}")

@@ -28,6 +28,7 @@ from .flow import (
     EkmPushConfigFlowMixin,
     EkmPushOptionsFlow,
 )
+from .history import async_start_entry_history
 from .settings import DeviceSettings, create_device_settings
 from .streaming import PushStreaming
 from .switches import async_setup_push_switches
@@ -67,10 +68,19 @@ def _cloud_client(hass: HomeAssistant, entry: MeterLinkConfigEntry) -> PushClien
 
 
 async def async_setup_push(hass: HomeAssistant, entry: MeterLinkConfigEntry) -> PushRuntimeData:
-    """An EKM Push key: discover its devices and read them all once."""
+    """An EKM Push key: discover its devices, read them all once, keep their history."""
     client = _cloud_client(hass, entry)
     settings = create_device_settings(hass, entry, client.api_url)
-    return await _async_start(EkmPushCoordinator(hass, entry, client), settings)
+    runtime = await _async_start(EkmPushCoordinator(hass, entry, client), settings)
+    coordinator = runtime.coordinator
+    runtime.history = async_start_entry_history(
+        hass,
+        entry,
+        entry_key(entry),
+        lambda: list(coordinator.data.meters),
+        coordinator.entity_unique_id,
+    )
+    return runtime
 
 
 async def async_setup_push3(hass: HomeAssistant, entry: MeterLinkConfigEntry) -> PushRuntimeData:

@@ -46,6 +46,7 @@ from ..meters.push import (
 from ..runtime import MeterLinkConfigEntry, MeterLinkRuntimeData, runtime_of
 
 if TYPE_CHECKING:
+    from .history import HistoryImporter
     from .settings import DeviceSettings
     from .streaming import PushStreaming
 
@@ -544,6 +545,7 @@ class PushRuntimeData(MeterLinkRuntimeData):
     coordinator: PushCoordinator
     settings: DeviceSettings | None = None
     streaming: PushStreaming | None = None
+    history: HistoryImporter | None = None  # EKM history statistics (cloud entries)
 
     async def async_close(self) -> None:
         """Stop the answer streams of commands still waiting."""
@@ -551,12 +553,14 @@ class PushRuntimeData(MeterLinkRuntimeData):
             await self.settings.async_close()
 
     def diagnostics(self) -> dict[str, Any]:
-        """Freshness of every device and what the API token may do; no key or token."""
+        """Device freshness, what the API token may do, the history import; no key or token."""
         result = self.coordinator.diagnostics()
         if self.settings is not None:
             result["device_settings"] = self.settings.diagnostics()
         if self.streaming is not None:
             result["streaming"] = self.streaming.diagnostics()
+        if self.history is not None:
+            result["history"] = self.history.diagnostics()
         return result
 
 

@@ -59,6 +59,7 @@ from .coordinator import (
     EkmPushCoordinator,
     push_runtime,
 )
+from .history import CONF_FILL_GAPS, CONF_HISTORY, HISTORY_CHOICES, HISTORY_YEAR
 from .streaming import CONF_GATEWAY_KEYS, CONF_STREAMING, gateway_keys_from_form
 
 CONF_DEVICES: Final = "devices"  # form field only: the meters and ioStacks to add
@@ -378,6 +379,13 @@ class EkmPushOptionsFlow(OptionsFlowWithReload):
             options: dict[str, Any] = {
                 **entry.options,
                 CONF_SCAN_INTERVAL: int(user_input[CONF_SCAN_INTERVAL]),
+                # Left out (not a form), the stored choice stays.
+                CONF_HISTORY: user_input.get(
+                    CONF_HISTORY, entry.options.get(CONF_HISTORY, HISTORY_YEAR)
+                ),
+                CONF_FILL_GAPS: bool(
+                    user_input.get(CONF_FILL_GAPS, entry.options.get(CONF_FILL_GAPS, True))
+                ),
             }
             if inventory is not None:
                 chosen = set(user_input.get(CONF_DEVICES) or ())
@@ -407,10 +415,17 @@ class EkmPushOptionsFlow(OptionsFlowWithReload):
             # Sent with relay commands; meters still on the factory password need none.
             probatio.Optional(CONF_PASSWORD): SECRET_SELECTOR,
             probatio.Optional(CONF_STREAMING): BooleanSelector(),
+            # EKM history into long-term statistics (push/history.py).
+            probatio.Optional(CONF_HISTORY): SelectSelector(
+                SelectSelectorConfig(options=list(HISTORY_CHOICES), translation_key=CONF_HISTORY)
+            ),
+            probatio.Optional(CONF_FILL_GAPS): BooleanSelector(),
         }
         suggested: dict[str, Any] = {
             CONF_SCAN_INTERVAL: entry.options.get(CONF_SCAN_INTERVAL, DEFAULT_PUSH_SCAN_INTERVAL),
             CONF_STREAMING: entry.options.get(CONF_STREAMING, True),
+            CONF_HISTORY: entry.options.get(CONF_HISTORY, HISTORY_YEAR),
+            CONF_FILL_GAPS: entry.options.get(CONF_FILL_GAPS, True),
         }
         placeholders = {"gateways": "-"}
         if inventory is not None and inventory.gateways:

@@ -31,6 +31,7 @@ from ..errors import (
     MeterTimeoutError,
 )
 from .client import PushClient
+from .history_cli import add_history_action
 from .models import PushInventory, PushReadings
 from .push3 import Push3Client, gateway_unique_id
 from .realtime import DEFAULT_API_URL
@@ -96,6 +97,7 @@ def register_push(subparsers: argparse._SubParsersAction[Any]) -> None:
     discover.set_defaults(handler=handle_push_discover)
     add_device_actions(actions)  # command, triggers (Device Settings and Trigger APIs)
     add_stream_action(actions, _key_option)  # stream (MQTT)
+    add_history_action(actions, _key_option)  # hourly energy (Summary API)
 
 
 def register_push3(subparsers: argparse._SubParsersAction[Any]) -> None:
