@@ -1,8 +1,7 @@
 """The eGauge WebAPI parsers for the fuzzer: seeds from the simulated meter, one target.
 
-Written for the fuzz harness (`scripts/fuzz`, another branch): it is registered there with one
-line in `FAMILIES`, `Family("egauge", egauge.seeds, egauge.target)`. Until then
-`tests/meters/egauge/test_fuzz_target.py` runs it over mutated seeds.
+Registered in `families.FAMILIES` for `scripts/fuzz`; `tests/meters/egauge/test_fuzz_target.py`
+also runs it over mutated seeds.
 
 The target takes one body and runs it through every eGauge parser a poll, a history catch-up,
 a login or a command would use, and through what the entities then read (totals, the

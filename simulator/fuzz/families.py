@@ -41,7 +41,7 @@ from custom_components.meterlink.meters.smartmac.models import (
 )
 from custom_components.meterlink.meters.smartmac.protocol import interpret_response
 
-from . import seeds
+from . import egauge, seeds, streams
 
 NOW = 1_700_000_000.0
 
@@ -206,6 +206,7 @@ FAMILIES: tuple[Family, ...] = (
     Family("device-stream", seeds.device_stream, device_stream),
     Family("device-receipt", seeds.device_receipt, device_receipt),
     Family("smartmac-getdata", seeds.smartmac_getdata, smartmac_getdata),
-    # Families of the parsers being written now are added here, one line each, e.g.
-    # Family("egauge-register", seeds.egauge_register, egauge_register),
+    Family("mqtt-message", streams.mqtt_seeds, lambda data: streams.mqtt_message(data, _use_push)),
+    Family("summary", streams.summary_seeds, streams.summary),
+    Family("egauge", egauge.seeds, egauge.target),
 )
