@@ -27,6 +27,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.meterlink.const import CONF_SCAN_INTERVAL, DOMAIN
+from custom_components.meterlink.flow_helpers import FormError
 from custom_components.meterlink.meters.ekm.reading import EkmReading, MeterVersion
 from custom_components.meterlink.meters.push.mqtt import Broker
 from custom_components.meterlink.push import streaming
@@ -210,6 +211,14 @@ async def test_broker_restart_reconnects_then_polls(
     monkeypatch.setattr(streaming, "RECONNECT", streaming.Backoff(initial=0.05, maximum=0.2))
     entry = await streaming_entry(hass, push_simulator)
     coordinator = coordinator_of(entry)
+    catch_ups: list[int] = []
+
+    async def catch_up() -> None:  # what the statistics catch-up will hang here
+        catch_ups.append(len(push_simulator.served))
+
+    stream_of_entry = push_runtime(entry).streaming
+    assert stream_of_entry is not None
+    stream_of_entry.after_reconnect.append(catch_up)
     await publisher.stop()
     requests = len(push_simulator.served)
     await asyncio.to_thread(broker.restart)
@@ -219,9 +228,8 @@ async def test_broker_restart_reconnects_then_polls(
     # After the reconnect the entry polls once: the broker kept nothing meanwhile.
     await wait_for(lambda: len(push_simulator.served) > requests, "a poll after reconnecting")
     assert coordinator.update_interval == streaming.SAFETY_INTERVAL
-    stream = push_runtime(entry).streaming
-    assert stream is not None
-    assert stream.streams[0].stream.stats.reconnects == 1
+    await wait_for(lambda: len(catch_ups) == 1, "the catch-up after the reconnect's poll")
+    assert stream_of_entry.streams[0].stream.stats.reconnects == 1
 
 
 async def test_refused_key_raises_a_repair_and_polling_goes_on(
@@ -367,3 +375,15 @@ async def test_options_take_gateway_keys_and_switch_streaming_off(
     assert runtime_streaming is not None
     assert not runtime_streaming.active
     assert coordinator_of(entry).update_interval == coordinator_of(entry).poll_interval
+
+
+def test_gateway_key_lines() -> None:
+    stored = {"4016fa0500cd": "OLD-KEY", "4016fa0500ce": "OTHER-KEY"}
+    gateways = ["40:16:FA:05:00:CD", "4016fa0500ce"]
+    keys = streaming.gateway_keys_from_form(
+        "40:16:fa:05:00:cd = NEW-KEY\n\n4016fa0500ce=\n", gateways, stored
+    )
+    assert keys == {"4016fa0500cd": "NEW-KEY"}
+    for lines in ("4016fa0500cf=KEY", "no separator", "4016fa0500cd=two words"):
+        with pytest.raises(FormError):
+            streaming.gateway_keys_from_form(lines, gateways, stored)

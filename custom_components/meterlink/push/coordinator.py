@@ -466,7 +466,8 @@ class EkmPushCoordinator(PushCoordinator):
         devices = [address for address in self.inventory.devices if self._wanted(address)]
         if not devices:
             return PushReadings()
-        return await self.client.read(devices)
+        # Reads already published (polled or streamed) are not parsed again.
+        return await self.client.read(devices, newer_than=self.is_newer)
 
     def _apply_inventory(self, inventory: PushInventory) -> None:
         """Take a fresh device list: name gateways, drop devices that left the account."""
@@ -523,7 +524,7 @@ class Push3Coordinator(PushCoordinator):
 
     async def _async_fetch(self) -> PushReadings:
         self._requests += 1
-        return await self.client.read()
+        return await self.client.read(newer_than=self.is_newer)
 
     def _gateway_of(self, address: str, reported: str | None) -> str | None:
         return self.gateway_id

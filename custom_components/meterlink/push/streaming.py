@@ -263,7 +263,11 @@ def gateway_keys_from_form(
 
 
 class StreamingBinarySensor(BinarySensorEntity):
-    """On while every MQTT stream of the entry delivers (diagnostic, one per entry)."""
+    """On while every MQTT stream of the entry delivers (diagnostic, one per entry).
+
+    It writes state only when that changes; the counters are in diagnostics, not attributes,
+    which would be rewritten (and recorded) with every message.
+    """
 
     _attr_has_entity_name = True
     _attr_translation_key = "streaming"
@@ -281,16 +285,6 @@ class StreamingBinarySensor(BinarySensorEntity):
     def is_on(self) -> bool:
         """Whether the entry is fed by its streams (polls are only a safety net then)."""
         return self._streaming.healthy
-
-    @property
-    def extra_state_attributes(self) -> dict[str, Any]:
-        """Counters of all streams together (never a key)."""
-        stats = [s.stream.stats for s in self._streaming.streams]
-        return {
-            "messages": sum(stat.messages for stat in stats),
-            "reconnects": sum(stat.reconnects for stat in stats),
-            "parse_errors": sum(stat.parse_errors for stat in stats),
-        }
 
     async def async_added_to_hass(self) -> None:
         """Follow the streams' state."""

@@ -144,8 +144,10 @@ def test_summary_members_become_end_of_period_reads() -> None:
         "RMS_Watts_Ln_1_Last": 900,
         "Pulse_Cnt_1_Last": 1200,
         "Pulse_Cnt_1_Max": 1199,
+        "Not_A_Field_Max": 3,  # a statistic of no EKM field: kept, not read as a field
     }
-    message = parse_message(json.dumps({f"meter_{V4_ADDRESS}": row}).encode(), StreamKind.SUMMARY)
+    payload = json.dumps({f"meter_{V4_ADDRESS}": row}).encode()
+    message = parse_message(memoryview(payload), StreamKind.SUMMARY)
     meter = message.readings.meters[V4_ADDRESS]
     fields = meter.reading.fields
     assert fields["kWh_Tot"] == 101.3
@@ -156,6 +158,8 @@ def test_summary_members_become_end_of_period_reads() -> None:
     assert meter.timestamp_ms == 1_700_000_900_000
     assert meter.extra["kWh_Tot_Diff"] == 1.2
     assert meter.extra["Count"] == 15
+    assert meter.extra["Not_A_Field_Max"] == 3
+    assert "Not_A_Field" not in meter.extra
 
 
 def test_iostack_member_keeps_every_field() -> None:

@@ -19,6 +19,7 @@ from ..budget import Clock, RequestBudget, Sleep
 from ..errors import MeterApiError, MeterFrameError
 from ..http import rate_limit_error
 from .account import DEFAULT_ACCOUNT_URL, account_url, interpret_account
+from .fields import NewerThan
 from .models import PushInventory, PushReadings
 from .realtime import (
     DEFAULT_API_URL,
@@ -92,7 +93,12 @@ class PushClient:
         )
 
     async def read(
-        self, addresses: Iterable[str] | None = None, *, count: int = 1, isolate: bool = True
+        self,
+        addresses: Iterable[str] | None = None,
+        *,
+        count: int = 1,
+        isolate: bool = True,
+        newer_than: NewerThan | None = None,
     ) -> PushReadings:
         """The newest good read of every device in `addresses` (default: all the key sees).
 
@@ -100,7 +106,8 @@ class PushClient:
         larger count rides over a few bad reads. Devices the API refuses ("no data yet",
         "invalid meter for this key") are listed in `missing` with the reason while the others
         still read (with `isolate=False` that API error is raised instead). Other failures
-        raise (see `interpret_readmeter`).
+        raise (see `interpret_readmeter`). Devices whose reads `newer_than` calls old news are
+        left out unparsed.
         """
         if addresses is None:
             try:
@@ -110,15 +117,21 @@ class PushClient:
                 # readMeter without `meters` (all the key's devices, ekm.md §2.1) still works.
                 if isinstance(err, MeterApiError) and err.code is not None:
                     raise
-                return await self._read_batch((), count, isolate)
+                return await self._read_batch((), count, isolate, newer_than)
         else:
             wanted = check_addresses(addresses)
         result = PushReadings()
         for batch in self.batches(wanted, count=count):
-            result = result.merged_with(await self._read_batch(batch, count, isolate))
+            result = result.merged_with(await self._read_batch(batch, count, isolate, newer_than))
         return result
 
-    async def _read_batch(self, batch: tuple[str, ...], count: int, isolate: bool) -> PushReadings:
+    async def _read_batch(
+        self,
+        batch: tuple[str, ...],
+        count: int,
+        isolate: bool,
+        newer_than: NewerThan | None = None,
+    ) -> PushReadings:
         """One readMeter request; an API refusal is narrowed to the devices it concerns.
 
         The API's messages name the devices ("There is not data for: {meters}", "Found invalid
@@ -137,6 +150,7 @@ class PushClient:
                 retry_after=answer.retry_after,
                 now=time.time(),
                 requested=batch,
+                newer_than=newer_than,
             )
         except (PushNoDataError, PushInvalidMeterError) as err:
             if not isolate:
@@ -145,12 +159,12 @@ class PushClient:
             if named and len(named) < len(batch):
                 rest = tuple(address for address in batch if address not in named)
                 refused = PushReadings(missing=dict.fromkeys(named, str(err)))
-                return refused.merged_with(await self._read_batch(rest, count, isolate))
+                return refused.merged_with(await self._read_batch(rest, count, isolate, newer_than))
             if len(batch) <= 1 or isinstance(err, PushNoDataError):
                 return PushReadings(missing=dict.fromkeys(batch, str(err)))
         half = len(batch) // 2
-        first = await self._read_batch(batch[:half], count, isolate)
-        return first.merged_with(await self._read_batch(batch[half:], count, isolate))
+        first = await self._read_batch(batch[:half], count, isolate, newer_than)
+        return first.merged_with(await self._read_batch(batch[half:], count, isolate, newer_than))
 
     async def _get(self, url: str, what: str) -> Answer:
         """One request within the rate limit; a 429 is retried once when the wait is allowed."""

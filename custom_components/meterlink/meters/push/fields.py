@@ -10,7 +10,7 @@ no values at all: a failed read is never shown as zeros.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..ekm.layout import LAYOUTS, Kind
@@ -169,6 +169,24 @@ def iostack_reading(
     if timestamp is not None:
         values[TIMESTAMP_FIELD] = timestamp
     return IoStackReading(address, values, timestamp_ms=timestamp, gateway=gateway)
+
+
+type NewerThan = Callable[[str, int | None], bool]
+"""`(address, Time_Stamp_UTC_ms)` -> whether a read that new is news to the caller."""
+
+
+def brings_news(
+    address: str, reads: Iterable[Mapping[str, Any]], newer_than: NewerThan | None
+) -> bool:
+    """Whether the newest of `reads` is worth parsing (always, without `newer_than`).
+
+    A caller that already published a device's read says so here, and a repeated read costs
+    one time-stamp check instead of a parse of every field (polls and streams alike).
+    """
+    if newer_than is None:
+        return True
+    stamp = max((timestamp_of(read) or -1 for read in reads), default=-1)
+    return newer_than(address, None if stamp < 0 else stamp)
 
 
 def newest[T: PushMeterReading | IoStackReading](readings: Iterable[T]) -> T | None:

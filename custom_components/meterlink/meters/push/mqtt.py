@@ -27,7 +27,7 @@ JSON decode and one time-stamp check per device.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -36,7 +36,7 @@ import orjson
 
 from ..ekm.layout import Kind
 from ..errors import InvalidParameterError, MeterError, MeterFrameError
-from .fields import FIELD_KINDS, timestamp_of
+from .fields import FIELD_KINDS, NewerThan, brings_news
 from .models import TIMESTAMP_FIELD, PushReadings
 from .push3 import parse_push3
 from .realtime import check_key
@@ -98,10 +98,6 @@ class StreamMessage:
         return self.readings.addresses | frozenset(self.readings.missing) | self.unchanged
 
 
-type NewerThan = Callable[[str, int | None], bool]
-"""`(address, Time_Stamp_UTC_ms)` -> whether that read is worth parsing."""
-
-
 def parse_message(
     payload: bytes | bytearray | memoryview | str,
     kind: StreamKind = StreamKind.REALTIME,
@@ -135,11 +131,9 @@ def _parse(payload: Any, kind: StreamKind, newer_than: NewerThan | None) -> Stre
         ]
         if kind is StreamKind.SUMMARY:
             reads = [summary_read(read) for read in reads]
-        if newer_than is not None and reads:
-            newest = max((timestamp_of(read) or -1 for read in reads), default=-1)
-            if not newer_than(address, None if newest < 0 else newest):
-                unchanged.add(address)
-                continue
+        if reads and not brings_news(address, reads, newer_than):
+            unchanged.add(address)
+            continue
         devices[address] = reads
     if not devices and not unchanged:
         msg = "the message names no meter_<12 digits> or iostack_<12 digits>"

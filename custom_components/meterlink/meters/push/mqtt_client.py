@@ -37,8 +37,9 @@ from ..errors import (
     MeterNotAuthorizedError,
 )
 from ..http import redact
+from .fields import NewerThan
 from .mqtt import DEFAULT_BROKER as DEFAULT_BROKER_URL
-from .mqtt import Broker, NewerThan, StreamKind, StreamMessage, parse_broker, parse_message, topic
+from .mqtt import Broker, StreamKind, StreamMessage, parse_broker, parse_message, topic
 from .realtime import check_key
 
 _LOGGER = logging.getLogger(__name__)

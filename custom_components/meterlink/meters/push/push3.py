@@ -24,7 +24,15 @@ import aiohttp
 from ..errors import InvalidParameterError, MeterAuthError, MeterFrameError, MeterServerError
 from ..http import normalize_host
 from ..json import decode
-from .fields import device_address, iostack_reading, looks_like_meter, meter_reading, newest
+from .fields import (
+    NewerThan,
+    brings_news,
+    device_address,
+    iostack_reading,
+    looks_like_meter,
+    meter_reading,
+    newest,
+)
 from .models import IoStackReading, PushMeterReading, PushReadings
 from .realtime import MAX_COUNT, check_key
 from .status import cloud_status_error
@@ -44,7 +52,12 @@ def push3_url(host: str, key: str, *, count: int = 1) -> str:
 
 
 def interpret_push3(
-    status: int, body: bytes | str, *, retry_after: str | None = None, now: float | None = None
+    status: int,
+    body: bytes | str,
+    *,
+    retry_after: str | None = None,
+    now: float | None = None,
+    newer_than: NewerThan | None = None,
 ) -> PushReadings:
     """Classify one Push3 answer: readings, or MeterAuthError / MeterServerError / frame error.
 
@@ -64,22 +77,29 @@ def interpret_push3(
     if status != 200:
         msg = f"the Push3 answered HTTP {status}"
         raise MeterFrameError(msg)
-    return parse_push3(decode(body))
+    return parse_push3(decode(body), newer_than=newer_than)
 
 
-def parse_push3(document: Any) -> PushReadings:
-    """A decoded Push3 answer as readings (newest good read per device)."""
+def parse_push3(document: Any, *, newer_than: NewerThan | None = None) -> PushReadings:
+    """A decoded Push3 answer as readings (newest good read per device).
+
+    Devices whose reads `newer_than` calls old news are left out (not parsed, not missing).
+    """
     if not isinstance(document, Mapping):
         msg = "the Push3 answer is not an object of devices"
         raise MeterFrameError(msg)
     meters: dict[str, PushMeterReading] = {}
     iostacks: dict[str, IoStackReading] = {}
     missing: dict[str, str] = {}
+    known = 0
     for key, reads in document.items():
         address = device_address(key)
         if address is None or not isinstance(reads, list):
             continue
         good_reads = [read for read in reads if isinstance(read, Mapping)]
+        if good_reads and not brings_news(address, good_reads, newer_than):
+            known += 1
+            continue
         if any(looks_like_meter(read) for read in good_reads):
             meter = newest(r for read in good_reads if (r := meter_reading(address, read)))
             if meter is not None:
@@ -91,7 +111,7 @@ def parse_push3(document: Any) -> PushReadings:
                 iostacks[address] = stack
                 continue
         missing[address] = "only bad reads" if good_reads else "no reads"
-    if not meters and not iostacks and not missing:
+    if not meters and not iostacks and not missing and not known:
         msg = "the Push3 answer names no meter or ioStack"
         raise MeterFrameError(msg)
     return PushReadings(meters, iostacks, missing)
@@ -127,8 +147,8 @@ class Push3Client:
         """The `host[:port]` requests go to."""
         return self._host
 
-    async def read(self, *, count: int = 1) -> PushReadings:
-        """The newest good read of every meter and ioStack on the gateway."""
+    async def read(self, *, count: int = 1, newer_than: NewerThan | None = None) -> PushReadings:
+        """The newest good read of every meter and ioStack on the gateway (see parse_push3)."""
         answer = await get(
             self._session,
             push3_url(self._host, self._key, count=count),
@@ -137,5 +157,9 @@ class Push3Client:
             what=f"the Push3 at {self._host}",
         )
         return interpret_push3(
-            answer.status, answer.body, retry_after=answer.retry_after, now=time.time()
+            answer.status,
+            answer.body,
+            retry_after=answer.retry_after,
+            now=time.time(),
+            newer_than=newer_than,
         )

@@ -15,7 +15,15 @@ from typing import Any
 from urllib.parse import quote
 
 from ..errors import InvalidParameterError, MeterFrameError
-from .fields import device_address, iostack_reading, looks_like_meter, meter_reading, newest
+from .fields import (
+    NewerThan,
+    brings_news,
+    device_address,
+    iostack_reading,
+    looks_like_meter,
+    meter_reading,
+    newest,
+)
 from .models import IoStackReading, PushMeterReading, PushReadings
 from .status import cloud_document
 
@@ -115,6 +123,7 @@ def interpret_readmeter(
     retry_after: str | None = None,
     now: float | None = None,
     requested: Sequence[str] = (),
+    newer_than: NewerThan | None = None,
 ) -> PushReadings:
     """Classify one readMeter answer: readings, or the typed error it amounts to.
 
@@ -124,14 +133,16 @@ def interpret_readmeter(
     answer, truncated or non-JSON). `key` only keeps the key out of messages.
     """
     document = cloud_document(status, body, key=key, retry_after=retry_after, now=now)
-    return parse_readmeter(document, requested=requested)
+    return parse_readmeter(document, requested=requested, newer_than=newer_than)
 
 
-def parse_readmeter(document: Any, *, requested: Sequence[str] = ()) -> PushReadings:
+def parse_readmeter(
+    document: Any, *, requested: Sequence[str] = (), newer_than: NewerThan | None = None
+) -> PushReadings:
     """A decoded readMeter answer as readings: the newest good read of every device.
 
     Devices whose reads are all bad, and requested devices the answer leaves out, are listed in
-    `missing` instead.
+    `missing` instead; devices whose reads `newer_than` calls old news are left out unparsed.
     """
     read_sets = _read_sets(document)
     reads: dict[str, list[tuple[Mapping[str, Any], object, str | None]]] = {}
@@ -154,6 +165,8 @@ def parse_readmeter(document: Any, *, requested: Sequence[str] = ()) -> PushRead
     iostacks: dict[str, IoStackReading] = {}
     missing: dict[str, str] = {}
     for address, entries in reads.items():
+        if entries and not brings_news(address, (read for read, _, _ in entries), newer_than):
+            continue
         is_meter = any(looks_like_meter(read, protocol) for read, protocol, _ in entries)
         if is_meter:
             meter = newest(
