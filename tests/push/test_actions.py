@@ -444,3 +444,28 @@ def test_the_command_selector_offers_every_command() -> None:
     )
     options = services["send_command"]["fields"]["command"]["selector"]["select"]["options"]
     assert sorted(options) == sorted({name for _target, name in COMMANDS})
+
+
+async def test_an_owner_token_stays_read_write_where_unknown_triggers_get_403(
+    hass: HomeAssistant, cloud_sim: CloudSim, make_cloud_entry: CloudEntryBuilder
+) -> None:
+    """Issue 11 (A10): the API may answer 403 for a trigger the account does not own.
+
+    The old probe deleted a made-up trigger and took that 403 for a READ token, hiding every
+    write; the probe now writes an empty trigger to the account's own gateway.
+    """
+    cloud_sim.device_api.unknown_trigger_status = 403
+    entry = await setup_cloud_entry(hass, make_cloud_entry())
+    await _send(
+        hass,
+        {
+            "device_id": device_id_of(hass, entry, RELAY_METER),
+            "command": "SetRelay",
+            "params": {"relay": "Relay_1", "status": "close", "duration": 0},
+        },
+    )
+    assert cloud_sim.push.meters[RELAY_METER].relays[0] is True
+    assert cloud_sim.device_api.triggers == {}  # the probe created nothing
+    probes = [r for r in cloud_sim.device_api.requests if r.path == "/api/trigger"]
+    assert ("POST", 400) in [(r.method, r.status) for r in probes]  # the probe
+    await hass.config_entries.async_unload(entry.entry_id)
