@@ -975,3 +975,19 @@ async def test_options_flow(hass: HomeAssistant, make_config_entry: ConfigEntryB
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert entry.options == {CONF_SCAN_INTERVAL: 30, CONF_SETTINGS_INTERVAL: 900}
     assert all(type(value) is int for value in entry.options.values())
+
+
+async def test_user_flow_same_bridge_by_another_url(
+    hass: HomeAssistant, make_config_entry: ConfigEntryBuilder, ekm_url: str
+) -> None:
+    """Issue 11: one bridge by two URLs would be two buses interleaving frames on one wire."""
+    make_config_entry(meters=[]).add_to_hass(hass)
+    port = ekm_url.rsplit(":", 1)[1]
+    result = await start_user_flow(hass)
+    result = await submit(
+        hass,
+        result["flow_id"],
+        {CONF_PORT: f"socket://[::ffff:127.0.0.1]:{port}", "meters": "300001001"},
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"

@@ -13,7 +13,7 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.meterlink.const import DOMAIN
+from custom_components.meterlink.const import CONF_PASSWORD, DOMAIN
 from custom_components.meterlink.meters.push.settings.commands import (
     COMMANDS,
     CommandSpec,
@@ -57,7 +57,7 @@ VALID: dict[tuple[Target, str], dict[str, Any]] = {
     (Target.METER, "SetLCD"): {"display_fields": [1, 2, 3]},
     (Target.METER, "SetPulseInputRatio"): {"pulse_line": 2, "pulse_input_ratio": 100},
     (Target.METER, "SetPulseOutputRatio"): {"pulse_line": 1, "pulse_output_ratio": 800},
-    (Target.METER, "SetZeroResettableKWH"): {"meter_password": "00000000"},
+    (Target.METER, "SetZeroResettableKWH"): {},  # the stored meter password, if any
     (Target.METER, "SetRelay"): {"relay": "Relay_2", "status": "close", "duration": 0},
     (Target.METER, "SetHolidayDates"): {"dates": ["2026-12-25"]},
     (Target.METER, "SetSchedule"): {"schedule": 1},
@@ -92,6 +92,14 @@ async def test_every_command_returns_the_devices_answer(
         "params": VALID[key],
     }
     sent_before = len(cloud_sim.device_api.commands)
+    if secrets := [name for name in COMMANDS[key].secrets if name in VALID[key]]:
+        # A password in action data would be in Home Assistant's log: refused, never sent.
+        with pytest.raises(ServiceValidationError) as refused:
+            await _send(hass, data)
+        assert refused.value.translation_key == "device_api_password_in_action"
+        assert refused.value.translation_placeholders == {"params": ", ".join(secrets)}
+        assert len(cloud_sim.device_api.commands) == sent_before
+        return
     if COMMANDS[key].free_form:
         # EKM does not document these commands' parameters; the simulated gateway answers
         # them with a failure, which is a Home Assistant error naming the device's reason.
@@ -272,11 +280,13 @@ def _invalid_params(spec: CommandSpec) -> tuple[dict[str, Any], str]:
     """Parameters the command's schema refuses, and the name the error must mention."""
     if spec.free_form:
         return {"dates": float("nan")}, "dates"
-    if not spec.params:
+    plain = [p for p in spec.params if not p.secret]  # passwords are never in action data
+    if not plain:
         return {"bogus": 1}, "bogus"
-    param = spec.params[0]
+    param = plain[0]
     wrong: Any = "x" if param.kind is not ParamKind.STRING else 12
-    return {**VALID[(spec.target, spec.name)], param.name: wrong}, param.name
+    valid = {k: v for k, v in VALID[(spec.target, spec.name)].items() if k not in spec.secrets}
+    return {**valid, param.name: wrong}, param.name
 
 
 @pytest.mark.parametrize("key", sorted(COMMANDS), ids=lambda key: f"{key[0]}-{key[1]}")
@@ -444,3 +454,55 @@ def test_the_command_selector_offers_every_command() -> None:
     )
     options = services["send_command"]["fields"]["command"]["selector"]["select"]["options"]
     assert sorted(options) == sorted({name for _target, name in COMMANDS})
+
+
+async def test_an_owner_token_stays_read_write_where_unknown_triggers_get_403(
+    hass: HomeAssistant, cloud_sim: CloudSim, make_cloud_entry: CloudEntryBuilder
+) -> None:
+    """Issue 11 (A10): the API may answer 403 for a trigger the account does not own.
+
+    The old probe deleted a made-up trigger and took that 403 for a READ token, hiding every
+    write; the probe now writes an empty trigger to the account's own gateway.
+    """
+    cloud_sim.device_api.unknown_trigger_status = 403
+    entry = await setup_cloud_entry(hass, make_cloud_entry())
+    await _send(
+        hass,
+        {
+            "device_id": device_id_of(hass, entry, RELAY_METER),
+            "command": "SetRelay",
+            "params": {"relay": "Relay_1", "status": "close", "duration": 0},
+        },
+    )
+    assert cloud_sim.push.meters[RELAY_METER].relays[0] is True
+    assert cloud_sim.device_api.triggers == {}  # the probe created nothing
+    probes = [r for r in cloud_sim.device_api.requests if r.path == "/api/trigger"]
+    assert ("POST", 400) in [(r.method, r.status) for r in probes]  # the probe
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_the_stored_meter_password_is_sent_and_never_taken_from_the_action(
+    hass: HomeAssistant, cloud_sim: CloudSim, make_cloud_entry: CloudEntryBuilder
+) -> None:
+    """Issue 11: Home Assistant's event bus logs action data, so passwords stay out of it."""
+    meter = cloud_sim.push.meters[RELAY_METER]
+    meter.password = "24681357"
+    built = make_cloud_entry()
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title=built.title,
+        unique_id=built.unique_id,
+        data=dict(built.data),
+        options={CONF_PASSWORD: "24681357"},  # the entry's options flow stores it so
+    )
+    await setup_cloud_entry(hass, entry)
+    target = {"device_id": device_id_of(hass, entry, RELAY_METER), "command": "SetRelay"}
+    relay = {"relay": "Relay_1", "status": "close", "duration": 0}
+    with pytest.raises(ServiceValidationError) as caught:
+        await _send(hass, {**target, "params": {**relay, "meter_password": "24681357"}})
+    assert caught.value.translation_key == "device_api_password_in_action"
+    assert cloud_sim.device_api.send_command_requests == 0
+    await _send(hass, {**target, "params": relay})
+    assert cloud_sim.device_api.commands[-1].params["meter_password"] == "24681357"
+    assert meter.relays[0] is True
+    await hass.config_entries.async_unload(entry.entry_id)

@@ -14,7 +14,7 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
-from custom_components.meterlink.const import DOMAIN
+from custom_components.meterlink.const import CONF_PASSWORD, DOMAIN
 from custom_components.meterlink.push.triggers import TRIGGER_REFRESH
 
 from .cloud_sim import GATEWAY, IOSTACK, READ_TOKEN, RELAY_METER, SECOND_GATEWAY, CloudSim
@@ -410,3 +410,28 @@ async def test_a_trigger_deleted_while_home_assistant_was_away(
     assert er.async_get(hass).async_get(gone_switch) is None
     kept_switch = _trigger_switch(hass, cloud_entry, kept["trigger_uuid"])
     assert hass.states.get(kept_switch).state == STATE_ON  # type: ignore[union-attr]
+
+
+async def test_a_relay_action_gets_the_stored_password_never_one_from_the_action(
+    hass: HomeAssistant, cloud_sim: CloudSim, make_cloud_entry: CloudEntryBuilder
+) -> None:
+    """Issue 11: trigger actions are device commands; their password stays out of action data."""
+    built = make_cloud_entry()
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title=built.title,
+        unique_id=built.unique_id,
+        data=dict(built.data),
+        options={CONF_PASSWORD: "24681357"},
+    )
+    await setup_cloud_entry(hass, entry)
+    target = {"config_entry_id": entry.entry_id}
+    with_password = {**CLOSE_RELAY, "params": {**CLOSE_RELAY["params"], "meter_password": "1"}}
+    with pytest.raises(ServiceValidationError) as caught:
+        await _call(hass, "create_trigger", {**target, **NEW_TRIGGER, "actions": [with_password]})
+    assert caught.value.translation_key == "device_api_password_in_action"
+    assert _writes(cloud_sim) == 1  # only the token probe
+    created = await _call(hass, "create_trigger", {**target, **NEW_TRIGGER})
+    stored = cloud_sim.device_api.triggers[created["trigger_uuid"]][1]
+    assert stored["actions"][0]["params"]["meter_password"] == "24681357"
+    await hass.config_entries.async_unload(entry.entry_id)

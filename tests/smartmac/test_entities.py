@@ -427,36 +427,32 @@ async def test_the_relay_switches_within_the_budget_and_shows_what_the_device_re
 
 
 @pytest.mark.usefixtures("unload_all")
-async def test_an_entry_that_chose_the_vendor_text_keeps_it(
-    hass: HomeAssistant, smartmac_sim: SmartMacSimulator, make_smartmac_entry: SmartMacEntryBuilder
+@pytest.mark.parametrize(
+    ("stored", "pout_on"),
+    [
+        ({}, "1"),  # never chose: the default, 1 = on
+        ({CONF_RELAY_POLARITY: "vendor"}, "0"),  # chose the vendor's request text: kept
+    ],
+)
+async def test_a_stored_polarity_is_kept_and_the_default_is_1_on(
+    hass: HomeAssistant,
+    smartmac_sim: SmartMacSimulator,
+    make_smartmac_entry: SmartMacEntryBuilder,
+    stored: dict[str, str],
+    pout_on: str,
 ) -> None:
-    """A stored polarity is the user's choice: the new default does not override it."""
+    """Entries store no polarity until the user picks one; a picked one wins over the default."""
     device = smartmac_sim.devices[SMARTMAC_D103X]
-    device.pout_on = "0"  # a device that follows the vendor's request text
-    device.relay_on = False  # "1" on the wire
-    await setup_entry(hass, make_smartmac_entry(SMARTMAC_D103X, relay_polarity="vendor"))
-    relay = _entity_id(hass, SWITCH_DOMAIN, SMARTMAC_D103X, "load_relay")
-    assert _state(hass, relay).state == STATE_OFF
-    await _switch(hass, relay, SERVICE_TURN_ON)
-    assert device.requests[-1].pout == "0"
-    assert device.relay_on
-    assert _state(hass, relay).state == STATE_ON
-
-
-@pytest.mark.usefixtures("unload_all")
-async def test_an_entry_without_a_stored_polarity_reads_1_as_on(
-    hass: HomeAssistant, smartmac_sim: SmartMacSimulator, make_smartmac_entry: SmartMacEntryBuilder
-) -> None:
-    """Entries store no polarity until the user picks one, so the default applies to them."""
-    device = smartmac_sim.devices[SMARTMAC_D103X]
-    device.relay_on = True  # "1" on the wire
-    entry = make_smartmac_entry(SMARTMAC_D103X)
-    assert CONF_RELAY_POLARITY not in entry.options
+    device.pout_on = pout_on  # a device that agrees with the entry
+    device.relay_on = True
+    entry = make_smartmac_entry(SMARTMAC_D103X, **stored)
+    assert entry.options.get(CONF_RELAY_POLARITY) == stored.get(CONF_RELAY_POLARITY)
     await setup_entry(hass, entry)
     relay = _entity_id(hass, SWITCH_DOMAIN, SMARTMAC_D103X, "load_relay")
     assert _state(hass, relay).state == STATE_ON
     await _switch(hass, relay, SERVICE_TURN_OFF)
-    assert device.requests[-1].pout == "0"
+    assert device.requests[-1].pout == str(1 - int(pout_on))
+    assert not device.relay_on
     assert _state(hass, relay).state == STATE_OFF
 
 

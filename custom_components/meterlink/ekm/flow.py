@@ -54,6 +54,7 @@ from ..const import (
 from ..errors import FormRule, form_error
 from ..flow_helpers import SECRET_SELECTOR, FormError, interval_selector, is_meter_password
 from ..meters.ekm import EkmBus, EkmReading, MeterVersion, normalize_address
+from ..meters.ekm.endpoint import endpoint_ids
 from ..meters.errors import (
     InvalidParameterError,
     MeterAuthError,
@@ -350,6 +351,8 @@ class EkmRs485ConfigFlowMixin(ConfigFlow):
                 )
                 self._abort_if_unique_id_configured()
                 self._abort_if_meters_configured(addresses)
+                if await self._bridge_entry(port) is not None:
+                    return self.async_abort(reason="already_configured")
                 async with open_bus(port) as bus:
                     found = [await identify(bus, address, password) for address in addresses]
             except FormError as err:
@@ -393,6 +396,26 @@ class EkmRs485ConfigFlowMixin(ConfigFlow):
             step_id="ekm_rs485_confirm",
             description_placeholders={CONF_PORT: self._entry_data[CONF_PORT], CONF_METERS: meters},
         )
+
+    async def _bridge_entry(
+        self, port: str, *, besides: ConfigEntry | None = None
+    ) -> ConfigEntry | None:
+        """The bus entry that reaches the same bridge or adapter as `port`, by whatever URL.
+
+        `socket://bridge.lan:4001` and `socket://192.168.1.20:4001` are one wire: two bus
+        entries there would interleave their frames (issue 11), so the second is refused.
+        The library refuses a second open bus too (MeterBusInUseError); this says it first.
+        """
+        wanted = await endpoint_ids(port)
+        for other in self._async_current_entries(include_ignore=False):
+            if other.data.get(CONF_CONNECTION) != CONNECTION_EKM_RS485:
+                continue
+            if besides is not None and other.entry_id == besides.entry_id:
+                continue
+            other_port = other.data.get(CONF_PORT)
+            if isinstance(other_port, str) and wanted & await endpoint_ids(other_port):
+                return other
+        return None
 
     def _abort_if_meters_configured(self, addresses: Iterable[str]) -> None:
         """A meter answers on one bus only; a second entry polling it would be a duplicate."""
@@ -468,6 +491,8 @@ class EkmRs485ConfigFlowMixin(ConfigFlow):
             for other in self._async_current_entries(include_ignore=False):
                 if other.entry_id != entry.entry_id and other.unique_id == unique_id:
                     return self.async_abort(reason="already_configured")
+            if await self._bridge_entry(port, besides=entry) is not None:
+                return self.async_abort(reason="already_configured")
             try:
                 # The same bus by another name (tty or by-id) is the running one.
                 same_bus = unique_id == entry.unique_id

@@ -28,11 +28,18 @@ from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
 
-from ..const import DOMAIN
+from ..const import CONF_PASSWORD, DOMAIN
 from ..meters.errors import InvalidParameterError
 from ..meters.json import plain_object
 from ..meters.push import PushInventory, Trigger, check_trigger_uuid, validate_trigger
-from ..meters.push.settings import Target, check_target_id, normalize_gateway, validate_command
+from ..meters.push.settings import (
+    CommandSpec,
+    Target,
+    check_target_id,
+    command_spec,
+    normalize_gateway,
+    validate_command,
+)
 from ..runtime import MeterLinkConfigEntry
 from .coordinator import cloud_gateway_id
 from .settings import (
@@ -249,9 +256,9 @@ def async_setup_push_services(hass: HomeAssistant) -> None:
         resolved = resolve(hass, call.data)
         target, target_id = _command_target(resolved, call.data)
         try:
-            spec, params = validate_command(
-                target, call.data[ATTR_COMMAND], call.data.get(ATTR_PARAMS)
-            )
+            spec = command_spec(target, call.data[ATTR_COMMAND])
+            given = stored_secrets(resolved.entry, spec, call.data.get(ATTR_PARAMS))
+            spec, params = validate_command(target, spec.name, given)
         except InvalidParameterError as err:
             raise invalid(str(err)) from err
         settings = await _writable(resolved)
@@ -297,7 +304,7 @@ def async_setup_push_services(hass: HomeAssistant) -> None:
     async def _create_trigger(call: ServiceCall) -> ServiceResponse:
         resolved = resolve(hass, call.data)
         (gateway,) = _gateways(resolved, call.data, one=True)
-        body = _trigger_body(call.data, partial=False)
+        body = _trigger_body(resolved.entry, call.data, partial=False)
         settings = await _writable(resolved)
         trigger = await _guarded(
             resolved,
@@ -309,7 +316,7 @@ def async_setup_push_services(hass: HomeAssistant) -> None:
     async def _update_trigger(call: ServiceCall) -> ServiceResponse:
         resolved = resolve(hass, call.data)
         trigger_uuid = _uuid(call.data)
-        body = _trigger_body(call.data, partial=True)
+        body = _trigger_body(resolved.entry, call.data, partial=True)
         settings = await _writable(resolved)
         trigger = await _guarded(
             resolved,
@@ -351,10 +358,50 @@ def _uuid(data: Mapping[str, Any]) -> str:
         raise invalid(str(err)) from err
 
 
-def _trigger_body(data: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
-    """The trigger attributes of the call, checked by the library's strict trigger schema."""
+def _trigger_body(
+    entry: MeterLinkConfigEntry, data: Mapping[str, Any], *, partial: bool
+) -> dict[str, Any]:
+    """The trigger attributes of the call, checked by the library's strict trigger schema.
+
+    Device command actions get the entry's stored meter password like `send_command` does.
+    """
     body = {name: data[name] for name in TRIGGER_FIELDS if name in data}
     try:
+        if isinstance(body.get("actions"), list):
+            body["actions"] = [_with_stored_secrets(entry, item) for item in body["actions"]]
         return validate_trigger(body, partial=partial)
     except InvalidParameterError as err:
         raise invalid(str(err)) from err
+
+
+def _with_stored_secrets(entry: MeterLinkConfigEntry, action: Any) -> Any:
+    """One trigger action with the stored password filled in (others are left to the schema)."""
+    if not isinstance(action, Mapping):
+        return action
+    target, command = action.get("target"), action.get("command")
+    if target not in (Target.METER.value, Target.IOSTACK.value) or not isinstance(command, str):
+        return action
+    params = action.get("params")
+    if params is not None and not isinstance(params, Mapping):
+        return action  # the schema says what is wrong with it
+    spec = command_spec(target, command)
+    return {**action, "params": stored_secrets(entry, spec, params)}
+
+
+def stored_secrets(
+    entry: MeterLinkConfigEntry, spec: CommandSpec, params: Mapping[str, object] | None
+) -> dict[str, object]:
+    """`params` with the entry's stored meter password; a password in action data is refused.
+
+    Home Assistant's event bus logs action data at debug level, where MeterLink cannot redact
+    it, so passwords never travel in it: the meters' password is stored once in the entry's
+    options and filled in here (as the relay switches do).
+    """
+    found = [name for name in spec.secrets if params and name in params]
+    if found:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="device_api_password_in_action",
+            translation_placeholders={"params": ", ".join(found)},
+        )
+    return spec.with_meter_password(params, entry.options.get(CONF_PASSWORD))

@@ -11,7 +11,6 @@ every write (switch or action) passes.
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -19,7 +18,6 @@ from enum import StrEnum
 from functools import partial
 from typing import Any, Final
 
-from aiohttp import ClientSession
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_API_TOKEN
 from homeassistant.core import HomeAssistant, callback
@@ -37,7 +35,7 @@ from ..meters.errors import (
     MeterRateLimitError,
 )
 from ..meters.http import redact
-from ..meters.json import JsonValue, api_error_text
+from ..meters.json import JsonValue
 from ..meters.push import (
     IoStackReading,
     PushInventory,
@@ -53,7 +51,6 @@ from ..meters.push.settings import (
     DeviceApiClient,
     Target,
     raise_for_failure,
-    request_json,
 )
 from ..runtime import MeterLinkConfigEntry, connection_of
 from .coordinator import EkmPushCoordinator, entry_key, push_runtime
@@ -330,31 +327,28 @@ class SentCommand:
 type CommandListener = Callable[[SentCommand], None]
 
 
-async def probe_access(session: ClientSession, api_url: str, token: str, key: str) -> TokenAccess:
-    """Whether the token may write, without changing anything.
+async def probe_access(triggers: TriggerClient, entry: MeterLinkConfigEntry) -> TokenAccess:
+    """Whether the token may write, without changing anything (`TriggerClient.may_write`).
 
-    Deleting a trigger that cannot exist (a fresh random uuid) is refused with 403 for a READ
-    token, which may only GET, and answered 404 with the API's "not found" for a READ/WRITE
-    one; 401 means the API does not know the token. Anything else (no answer, a 404 page that
-    is not the Trigger API's) leaves it unknown, to be asked again later.
+    An empty trigger is written to one of the entry's own gateways: a READ token is refused
+    (403) for the method, a READ/WRITE one gets past it and its empty trigger is refused as
+    invalid. The old probe, deleting a made-up trigger, could take an OWNER token for READ
+    when the API answers 403 for a trigger the account does not own. Without a gateway yet,
+    or without a clear answer, it stays unknown, to be asked again later.
     """
+    gateways = inventory_of(entry).gateways
+    if not gateways:
+        return TokenAccess.UNKNOWN
     try:
-        answer = await request_json(
-            session,
-            "DELETE",
-            f"{api_url}/api/trigger",
-            {"key": key},
-            {"trigger_uuid": secrets.token_hex(16)},
-            token=token,
-            secrets_=(key,),
-        )
+        may_write = await triggers.may_write(gateways[0].mac)
+    except MeterAuthError:
+        return TokenAccess.INVALID
     except MeterError as err:
         LOGGER.debug("cannot tell what the API token may do yet: %s", err)
         return TokenAccess.UNKNOWN
-    status = answer.status
-    if status == 404 and api_error_text(answer.body) is not None:
-        return TokenAccess.WRITE
-    return {401: TokenAccess.INVALID, 403: TokenAccess.READ}.get(status, TokenAccess.UNKNOWN)
+    if may_write is None:
+        return TokenAccess.UNKNOWN
+    return TokenAccess.WRITE if may_write else TokenAccess.READ
 
 
 @callback
@@ -367,12 +361,13 @@ def create_device_settings(
         return DeviceSettings(entry, None, None, TokenAccess.NONE)
     session = async_get_clientsession(hass)
     key = entry_key(entry)
+    triggers = TriggerClient(session, token, key, api_url=api_url)
     return DeviceSettings(
         entry,
         DeviceApiClient(session, token, key, api_url=api_url, client_name=CLIENT_NAME),
-        TriggerClient(session, token, key, api_url=api_url),
+        triggers,
         TokenAccess.UNKNOWN,
-        _probe=partial(probe_access, session, api_url, token, key),
+        _probe=partial(probe_access, triggers, entry),
     )
 
 

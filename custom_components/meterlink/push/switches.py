@@ -27,7 +27,7 @@ from ..const import CONF_PASSWORD, DOMAIN, LOGGER
 from ..entity import MeterLinkEntity, async_add_new_entities
 from ..meters.ekm import MeterVersion
 from ..meters.json import JsonValue, plain
-from ..meters.push.settings import IOSTACK_PINS, RELAYS, Target
+from ..meters.push.settings import IOSTACK_PINS, RELAYS, Target, command_spec
 from ..runtime import MeterLinkConfigEntry
 from .coordinator import cloud_gateway_id
 from .settings import (
@@ -308,10 +308,9 @@ class PushRelaySwitch(_CommandSwitch):
 
     def _params(self, status: str) -> dict[str, Any]:
         """SetRelay held until told otherwise, with the meters' password when one is set."""
-        params: dict[str, Any] = {"relay": self.relay, "status": status, "duration": 0}
-        if password := self.settings.entry.options.get(CONF_PASSWORD):
-            params["meter_password"] = password
-        return params
+        params = {"relay": self.relay, "status": status, "duration": 0}
+        password = self.settings.entry.options.get(CONF_PASSWORD)
+        return command_spec(Target.METER, "SetRelay").with_meter_password(params, password)
 
 
 class PushOutputSwitch(_CommandSwitch):

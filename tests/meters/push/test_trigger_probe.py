@@ -25,6 +25,7 @@ GATEWAY = "4016fa0500cd"
 KEY = "MTAxMDoyMDIw"
 WRITE_TOKEN = "owner-write-token-1"
 READ_TOKEN = "owner-read-token-2"
+FOREIGN_TOKEN = "other-owner-token-3"
 
 
 @pytest.fixture
@@ -33,7 +34,11 @@ async def api() -> AsyncIterator[tuple[DeviceApiSimulator, str]]:
         {METER: SimMeter(METER)},
         {},
         [SimGateway(GATEWAY, "acme", KEY, {METER})],
-        {WRITE_TOKEN: TokenInfo("acme"), READ_TOKEN: TokenInfo("acme", write=False)},
+        {
+            WRITE_TOKEN: TokenInfo("acme"),
+            READ_TOKEN: TokenInfo("acme", write=False),
+            FOREIGN_TOKEN: TokenInfo("another account"),
+        },
     )
     url = await sim.start()
     yield sim, url
@@ -82,3 +87,13 @@ async def test_an_answer_that_proves_nothing_leaves_it_unknown(
             assert await client.may_write(GATEWAY) is None
     finally:
         await runner.cleanup()
+
+
+async def test_a_token_that_may_not_use_the_gateway_at_all_is_no_read_token(
+    api: tuple[DeviceApiSimulator, str], socket_enabled: None
+) -> None:
+    """Another account's OWNER token is refused writing and reading alike: unknown, not READ."""
+    _sim, url = api
+    async with aiohttp.ClientSession() as session:
+        foreign = TriggerClient(session, FOREIGN_TOKEN, KEY, api_url=url)
+        assert await foreign.may_write(GATEWAY) is None

@@ -581,22 +581,37 @@ class TriggerClient:
         """Whether the token is READ/WRITE, found without changing anything; None: unknown.
 
         An empty trigger is created on the key's own gateway. READ permission "allows only GET
-        requests" (seed 001), so a READ token is refused with 403 whatever the body; a
-        READ/WRITE one gets past the permission and its empty trigger is refused as invalid
-        (400), so nothing is created. Unlike deleting a made-up trigger, the object is the
-        account's own: an OWNER token cannot be refused for ownership and be taken for a READ
-        one. MeterAuthError when the API does not know the token.
+        requests" (seed 001), so a READ token is refused with 403 whatever the body (and may
+        still list the gateway's triggers); a READ/WRITE one gets past the permission and its
+        empty trigger is refused as invalid (400), so nothing is created. Unlike deleting a
+        made-up trigger, the object is the account's own: an OWNER token cannot be refused for
+        ownership and be taken for a READ one. MeterAuthError when the API does not know the
+        token.
         """
         mac = normalize_gateway(gateway)
         try:
             await self._call("POST", {"gateway": mac}, {"trigger": {}})
         except MeterPermissionError:
-            return False
+            return await self._may_read(mac)
         except MeterApiError as err:
             return True if err.status == 400 else None
         except MeterConnectionError, MeterTimeoutError, MeterFrameError, MeterRateLimitError:
             return None
         return None  # created?! an API that accepts an empty trigger tells nothing
+
+    async def _may_read(self, mac: str) -> bool | None:
+        """After a refused write: False (READ) when reading is allowed, None when not even that.
+
+        A token refused both ways may not use this gateway at all (another account's OWNER
+        token): that is no READ token, and the API's own refusal is the better message.
+        """
+        try:
+            await self.list(mac)
+        except MeterPermissionError:
+            return None
+        except MeterConnectionError, MeterTimeoutError, MeterFrameError, MeterApiError:
+            return None
+        return False
 
     @staticmethod
     def _single(data: JsonValue) -> Trigger:
