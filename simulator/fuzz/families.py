@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from custom_components.meterlink.meters.ekm.frames import decode_response, scan_response
 from custom_components.meterlink.meters.ekm.layout import Block
 from custom_components.meterlink.meters.ekm.reading import EkmReading
+from custom_components.meterlink.meters.energy_hours import hourly_energy
 from custom_components.meterlink.meters.errors import MeterError
 from custom_components.meterlink.meters.push.account import interpret_account
 from custom_components.meterlink.meters.push.models import PushReadings
@@ -28,6 +29,11 @@ from custom_components.meterlink.meters.push.settings.stream import (
     answers_in,
     parse_answer,
     parse_receipt,
+)
+from custom_components.meterlink.meters.push.summary import (
+    interpret_summary,
+    opening_registers,
+    register_sample,
 )
 from custom_components.meterlink.meters.push.triggers import (
     RRuleCondition,
@@ -41,7 +47,7 @@ from custom_components.meterlink.meters.smartmac.models import (
 )
 from custom_components.meterlink.meters.smartmac.protocol import interpret_response
 
-from . import egauge, seeds, streams
+from . import egauge, mqtt, seeds
 
 NOW = 1_700_000_000.0
 
@@ -196,6 +202,21 @@ def smartmac_getdata(data: bytes) -> object:
     return reading
 
 
+def summary(data: bytes) -> object:
+    """A Summary API answer: its buckets, their registers and the hours they make."""
+    page = interpret_summary(200, data, key="k")
+    for bucket in page.buckets:
+        for name in bucket.stats:
+            bucket.end_value(name)
+            bucket.start_value(name)
+    samples = [register_sample(bucket) for bucket in page.buckets]
+    baseline = opening_registers(page.buckets[0]) if page.buckets else None
+    energy = hourly_energy(samples, baseline=baseline)
+    with contextlib.suppress(MeterError):
+        interpret_summary(429, data, key="k")
+    return energy
+
+
 FAMILIES: tuple[Family, ...] = (
     Family("rs485", seeds.rs485, rs485, structured=False),
     Family("cloud-readmeter", seeds.cloud_readmeter, cloud_readmeter),
@@ -206,7 +227,7 @@ FAMILIES: tuple[Family, ...] = (
     Family("device-stream", seeds.device_stream, device_stream),
     Family("device-receipt", seeds.device_receipt, device_receipt),
     Family("smartmac-getdata", seeds.smartmac_getdata, smartmac_getdata),
-    Family("mqtt-message", streams.mqtt_seeds, lambda data: streams.mqtt_message(data, _use_push)),
-    Family("summary", streams.summary_seeds, streams.summary),
+    Family("mqtt-message", mqtt.mqtt_seeds, lambda data: mqtt.mqtt_message(data, _use_push)),
+    Family("summary", seeds.summary, summary),
     Family("egauge", egauge.seeds, egauge.target),
 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -236,4 +237,34 @@ def rrules() -> list[bytes]:
         b"RRULE:FREQ=MONTHLY;BYDAY=-1FR;COUNT=12",
         b"FREQ=YEARLY;BYWEEKNO=20;BYDAY=MO;INTERVAL=2;UNTIL=20300101T000000Z",
         b"DTSTART:20250101T000000\nRRULE:FREQ=WEEKLY;BYDAY=MO,WE,FR;WKST=SU;BYSETPOS=1",
+    ]
+
+
+def summary() -> list[bytes]:
+    """Summary API answers: quarter-hour rows of two meters, and the no-data answers.
+
+    The rows come oldest first, newest first and with every value a string.
+    """
+    from ..ekm.push_summary import SummaryRefusal, SummaryService, attach_summary
+
+    cloud = _cloud()
+    now = 1_790_000_000.0
+    service: SummaryService = attach_summary(
+        cloud, first_report=datetime.fromtimestamp(now - 2 * 86_400, UTC), clock=lambda: now
+    )
+    start_ms = int(now * 1000) - 86_400_000
+    rows = service.rows([V4, V3], start_ms, start_ms + 6 * 3_600_000)
+    as_text = [{name: str(value) for name, value in row.items()} for row in rows[:40]]
+    refusals = [
+        SummaryRefusal(1001, "There is not data for: 300001001 between a and b"),
+        SummaryRefusal(
+            1002,
+            "There is not data for: 300001001 This meter first reported on: 2026-09-21 12:00:00",
+        ),
+    ]
+    return [
+        json.dumps(rows).encode(),
+        json.dumps(rows[::-1][:60]).encode(),
+        json.dumps(as_text).encode(),
+        *(json.dumps({"status_code": r.code, "message": str(r)}).encode() for r in refusals),
     ]

@@ -132,3 +132,22 @@ async def test_deleting_the_entry_deletes_its_history(
     await hass.config_entries.async_remove(entry.entry_id)
     await hass.async_block_till_done()
     assert await hourly_rows(hass, ident, since) == []
+
+
+async def test_a_stream_reconnect_catches_the_history_up(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    push_simulator: PushSimulator,
+    summary: SummaryService,
+) -> None:
+    entry, _, _ = await imported(hass, push_simulator, V4_ADDRESS, Register.IMPORT)
+    runtime = push_coordinator.push_runtime(entry)
+    assert runtime.history is not None
+    assert runtime.streaming is not None
+    (catch_up,) = runtime.streaming.after_reconnect
+    runs, requests = runtime.history.runs, len(summary.served)
+    await catch_up()
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert runtime.history.runs == runs + 1
+    assert runtime.history.last_error is None
+    assert len(summary.served) > requests  # the trailing window was read again

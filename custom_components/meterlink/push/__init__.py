@@ -73,13 +73,20 @@ async def async_setup_push(hass: HomeAssistant, entry: MeterLinkConfigEntry) -> 
     settings = create_device_settings(hass, entry, client.api_url)
     runtime = await _async_start(EkmPushCoordinator(hass, entry, client), settings)
     coordinator = runtime.coordinator
-    runtime.history = async_start_entry_history(
+    runtime.history = history = async_start_entry_history(
         hass,
         entry,
         entry_key(entry),
         lambda: list(coordinator.data.meters),
         coordinator.entity_unique_id,
     )
+    if history is not None and runtime.streaming is not None:
+
+        async def catch_up() -> None:
+            """The broker keeps nothing: the hours of an outage come from the Summary API."""
+            history.async_request_sync(entry)
+
+        runtime.streaming.after_reconnect.append(catch_up)
     return runtime
 
 
