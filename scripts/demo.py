@@ -7,7 +7,7 @@ code paths as a person clicking through the UI:
 1. finish onboarding with a documented demo account (user ``demo``, password
    ``demo-meterlink``), or log in with it when onboarding was already done;
 2. add one MeterLink config entry per simulated device through the config-flow API, answering
-   each step from ``DEMO_DEVICES`` (a new connection type is one more entry there);
+   each step from ``demo_devices()`` (a new connection type is one more entry there);
 3. check that the entries loaded and that MeterLink's energy and power sensors report numbers.
 
 ``--check`` runs only step 3 (after logging in), for a quick "does it still work" after a code
@@ -71,35 +71,61 @@ class DemoDevice:
     steps: Mapping[str, StepAnswer]
 
 
-# The devices scripts/develop simulates (keep the two in step).
-DEMO_DEVICES: tuple[DemoDevice, ...] = (
-    DemoDevice(
-        title="EKM RS-485 bus (socket://127.0.0.1:8899)",
-        steps={
-            "user": "ekm_rs485",
-            "ekm_rs485": {
-                "port": "socket://127.0.0.1:8899",
-                "meters": "000300001001, 000300001002, 000000011766",
-                "password": "00000000",
+@dataclass(frozen=True, slots=True)
+class DemoEndpoints:
+    """Where the simulators listen: scripts/develop's fixed ports unless told otherwise.
+
+    The browser tests start the same simulators on ephemeral ports and pass theirs.
+    ``push3_gateway_key`` is the key the Push3 form asks for (the simulator derives it from its
+    account key and MAC and prints it); empty means "read it from scripts/develop's log".
+    """
+
+    rs485_url: str = "socket://127.0.0.1:8899"
+    rs485_meters: tuple[str, ...] = ("000300001001", "000300001002", "000000011766")
+    meter_password: str = "00000000"
+    smartmac_host: str = "127.0.0.1:8898"
+    smartmac_device_id: str = "1728053249"
+    smartmac_pin: str = "012345"
+    push3_host: str = "127.0.0.1:8896"
+    push3_gateway_key: str = ""
+
+
+def demo_devices(endpoints: DemoEndpoints) -> tuple[DemoDevice, ...]:
+    """The devices scripts/develop simulates, as config-flow answers (keep the two in step)."""
+    return (
+        DemoDevice(
+            title=f"EKM RS-485 bus ({endpoints.rs485_url})",
+            steps={
+                "user": "ekm_rs485",
+                "ekm_rs485": {
+                    "port": endpoints.rs485_url,
+                    "meters": ", ".join(endpoints.rs485_meters),
+                    "password": endpoints.meter_password,
+                },
             },
-        },
-    ),
-    DemoDevice(
-        title="smart-MAC D103 1728053249",
-        steps={
-            "user": "smartmac",
-            "smartmac": {"host": "127.0.0.1:8898", "device_id": "1728053249", "pin": "012345"},
-        },
-    ),
-    DemoDevice(
-        title="Push3 gateway (127.0.0.1:8896)",
-        steps={
-            "user": "ekm_push3",
-            # The gateway key is the simulator's (derived from its account and MAC): it prints it.
-            "ekm_push3": {"host": "127.0.0.1:8896", "api_key": "{push3_key}"},
-        },
-    ),
-)
+        ),
+        DemoDevice(
+            title=f"smart-MAC D103 {endpoints.smartmac_device_id}",
+            steps={
+                "user": "smartmac",
+                "smartmac": {
+                    "host": endpoints.smartmac_host,
+                    "device_id": endpoints.smartmac_device_id,
+                    "pin": endpoints.smartmac_pin,
+                },
+            },
+        ),
+        DemoDevice(
+            title=f"Push3 gateway ({endpoints.push3_host})",
+            steps={
+                "user": "ekm_push3",
+                "ekm_push3": {
+                    "host": endpoints.push3_host,
+                    "api_key": endpoints.push3_gateway_key or simulator_gateway_key(),
+                },
+            },
+        ),
+    )
 
 
 class DemoError(Exception):
@@ -343,10 +369,8 @@ def describe_fields(result: Mapping[str, Any]) -> str:
     return ", ".join(str(field.get("name")) for field in result.get("data_schema") or []) or "-"
 
 
-def simulator_value(text: str) -> str:
-    """Fill `{push3_key}` from what the Push3 simulator printed (scripts/develop logs it)."""
-    if "{push3_key}" not in text:
-        return text
+def simulator_gateway_key() -> str:
+    """The Push3 gateway key the simulator printed at start (scripts/develop logs it)."""
     log = ROOT / "config" / "simulator-push3.log"
     try:
         words = log.read_text(encoding="utf-8").split()
@@ -354,7 +378,7 @@ def simulator_value(text: str) -> str:
         raise DemoError(f"cannot read the Push3 simulator's key from {log}: {err}") from err
     if "key" not in words or words.index("key") + 1 >= len(words):
         raise DemoError(f"{log} does not show the Push3 simulator's key")
-    return text.replace("{push3_key}", words[words.index("key") + 1])
+    return words[words.index("key") + 1]
 
 
 async def add_device(api: HomeAssistantApi, device: DemoDevice) -> str:
@@ -398,11 +422,7 @@ async def add_device(api: HomeAssistantApi, device: DemoDevice) -> str:
             if isinstance(answer, str):
                 raise DemoError(f"{step_id!r} is a form but the demo has a menu choice for it")
             last_form = step_id
-            filled = {
-                key: simulator_value(value) if isinstance(value, str) else value
-                for key, value in answer.items()
-            }
-            result = await api.post(f"{flow_path}/{flow_id}", filled, ok=(200, 400))
+            result = await api.post(f"{flow_path}/{flow_id}", dict(answer), ok=(200, 400))
             if not isinstance(result, dict) or "type" not in result:  # failed the schema
                 raise DemoError(f"form {step_id!r} rejected the answer: {result}")
         elif kind in ("progress", "progress_done"):
@@ -414,11 +434,11 @@ async def add_device(api: HomeAssistantApi, device: DemoDevice) -> str:
     raise DemoError(f"the flow did not finish in {MAX_FLOW_STEPS} steps")
 
 
-async def add_devices(api: HomeAssistantApi) -> None:
+async def add_devices(api: HomeAssistantApi, devices: tuple[DemoDevice, ...]) -> None:
     """Add every demo device that is not there yet."""
     entries = await api.get(f"/api/config/config_entries/entry?domain={DOMAIN}")
     titles = {entry["title"] for entry in entries}
-    for device in DEMO_DEVICES:
+    for device in devices:
         if device.title in titles:
             print(f"demo: {device.title}: already there")
             continue
@@ -518,7 +538,7 @@ async def run(args: argparse.Namespace) -> int:
         await authenticate(api, args.wait)
         await wait_until_running(api, args.wait)
         if not args.check:
-            await add_devices(api)
+            await add_devices(api, demo_devices(DemoEndpoints()))
         if args.no_check and not args.check:
             return 0
         return 0 if await check(api, args.check_timeout) else 1
