@@ -50,6 +50,9 @@ ONBOARDING_NETWORK_DOMAINS = frozenset({"google_translate", "met", "radio_browse
 # Abort reasons meaning an earlier run (or the user) already added the device.
 ALREADY_CONFIGURED = frozenset({"already_configured", "meter_already_configured"})
 
+# Repairs notices every scripts/develop instance raises by design (see dismiss_development_notices).
+DEVELOPMENT_NOTICES = frozenset({("homeassistant", "deprecated_method")})
+
 # A form or menu the demo has to answer takes at most this many round trips.
 MAX_FLOW_STEPS = 20
 
@@ -178,6 +181,19 @@ class HomeAssistantApi:
 
     async def post(self, path: str, body: Any = None, **kwargs: Any) -> Any:
         return await self.call("POST", path, json_body=body, **kwargs)
+
+    async def websocket(self, message: Mapping[str, Any]) -> Any:
+        """Send one websocket command (registries and repairs have no REST API); its result."""
+        async with self.session.ws_connect(f"{self.base_url}/api/websocket") as ws:
+            await ws.receive_json()  # auth_required
+            await ws.send_json({"type": "auth", "access_token": self.token})
+            if (await ws.receive_json()).get("type") != "auth_ok":
+                raise DemoError("the websocket API refused the token")
+            await ws.send_json({"id": 1, **message})
+            answer = await ws.receive_json()
+            if not answer.get("success"):
+                raise DemoError(f"{message.get('type')} failed: {answer.get('error')}")
+            return answer.get("result")
 
 
 # --- waiting and logging in -----------------------------------------------------------------
@@ -323,30 +339,44 @@ async def saved_token_works(api: HomeAssistantApi) -> bool:
 async def save_long_lived_token(api: HomeAssistantApi) -> None:
     """Keep a long-lived token in config/.demo-token (access tokens expire after 30 minutes)."""
     token = api.token
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
     try:
-        async with api.session.ws_connect(f"{api.base_url}/api/websocket") as ws:
-            await ws.receive_json()  # auth_required
-            await ws.send_json({"type": "auth", "access_token": api.token})
-            if (await ws.receive_json()).get("type") != "auth_ok":
-                raise DemoError("the websocket API refused the token")
-            stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
-            await ws.send_json(
+        token = str(
+            await api.websocket(
                 {
-                    "id": 1,
                     "type": "auth/long_lived_access_token",
                     "client_name": f"MeterLink demo {stamp}",
                     "lifespan": 365,
                 }
             )
-            answer = await ws.receive_json()
-            if answer.get("success"):
-                token = str(answer["result"])
+        )
     except (aiohttp.ClientError, DemoError, TypeError, ValueError) as err:
         print(f"demo: keeping the short-lived token ({err})", file=sys.stderr)
     TOKEN_FILE.parent.mkdir(parents=True, exist_ok=True)
     TOKEN_FILE.write_text(f"{token}\n", encoding="utf-8")
     os.chmod(TOKEN_FILE, 0o600)
     api.token = token
+
+
+async def dismiss_development_notices(api: HomeAssistantApi) -> None:
+    """Ignore the Repairs notices that every development instance raises by design.
+
+    scripts/develop runs Home Assistant Core from .venv, which Home Assistant reports as an
+    "Unsupported installation method": true, and nothing MeterLink or its user can change in a
+    development instance. Ignoring it (as a user would) leaves Repairs to what matters.
+    """
+    for issue in (await api.websocket({"type": "repairs/list_issues"}) or {}).get("issues", []):
+        key = (issue.get("domain"), issue.get("issue_id"))
+        if key in DEVELOPMENT_NOTICES and not issue.get("ignored"):
+            await api.websocket(
+                {
+                    "type": "repairs/ignore_issue",
+                    "domain": key[0],
+                    "issue_id": key[1],
+                    "ignore": True,
+                }
+            )
+            print(f"demo: ignored Home Assistant's {key[1]!r} notice (a development instance)")
 
 
 async def authenticate(api: HomeAssistantApi, seconds: float) -> None:
@@ -537,6 +567,7 @@ async def run(args: argparse.Namespace) -> int:
         api = HomeAssistantApi(session, args.url)
         await authenticate(api, args.wait)
         await wait_until_running(api, args.wait)
+        await dismiss_development_notices(api)
         if not args.check:
             await add_devices(api, demo_devices(DemoEndpoints()))
         if args.no_check and not args.check:

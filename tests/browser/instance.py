@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,7 +99,7 @@ class Process:
     def start(self, env: dict[str, str] | None = None) -> None:
         """Start it with the repository as working directory (``python -m simulator``)."""
         with self.log.open("wb") as out:
-            self.popen = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            self.popen = subprocess.Popen(
                 self.args,
                 cwd=ROOT,
                 stdin=subprocess.DEVNULL,
@@ -141,7 +142,9 @@ def start_simulator(kind: str, args: list[str], logs: Path, name: str | None = N
         return [line for line in process.output().splitlines() if line.startswith(prefix)]
 
     try:
-        return list(wait_for(f"simulator {name}", endpoints, SIMULATOR_START_TIMEOUT, process.alive))
+        return list(
+            wait_for(f"simulator {name}", endpoints, SIMULATOR_START_TIMEOUT, process.alive)
+        )
     except InstanceError as err:
         raise InstanceError(f"{err}; its output:\n{process.output()[-2000:]}") from err
 
@@ -171,45 +174,57 @@ SMARTMAC_PIN = "012345"
 PASSWORD = "00000000"
 
 
+def _meters(*specs: str) -> list[str]:
+    """`--meter A --meter B` for the simulator command line."""
+    return [arg for spec in specs for arg in ("--meter", spec)]
+
+
 def start_simulators(logs: Path) -> Simulators:
-    """Start every simulator on an ephemeral port, as scripts/develop does on fixed ones."""
-    demo_meters = ("000300001001", "000300001002", "000000011766")
+    """Start every simulator on an ephemeral port, as scripts/develop does on fixed ones.
+
+    The smart-MAC simulator runs without its rate limit (one request a minute for a standard
+    D103), which would make every test wait for it.
+    """
+    any_port = ["127.0.0.1:0"]
     rs485 = start_simulator(
         "ekm-rs485",
-        ["--tcp", "127.0.0.1:0", "--meter", "000300001001:v4", "--meter", "000300001002:v4"]
-        + ["--meter", "000000011766:v3"],
+        ["--tcp", *any_port, *_meters("000300001001:v4", "000300001002:v4", "000000011766:v3")],
         logs,
     )
-    spare_meters = ("000300003001",)
     spare_rs485 = start_simulator(
-        "ekm-rs485", ["--tcp", "127.0.0.1:0", "--meter", "000300003001:v4"], logs, "ekm-rs485-2"
+        "ekm-rs485", ["--tcp", *any_port, *_meters("000300003001:v4")], logs, "ekm-rs485-2"
     )
-    # The rate limit (one request a minute for a standard D103) would make every test wait.
+    smartmac_devices = [f"1728053249:d103x:{SMARTMAC_PIN}", f"1728053250:d101:{SMARTMAC_PIN}"]
     smartmac = start_simulator(
         "smartmac",
-        ["--http", "127.0.0.1:0", "--no-rate-limit"]
-        + ["--device", f"1728053249:d103x:{SMARTMAC_PIN}", "--device", f"1728053250:d101:{SMARTMAC_PIN}"],
+        ["--http", *any_port, "--no-rate-limit"]
+        + [arg for device in smartmac_devices for arg in ("--device", device)],
         logs,
     )
-    push3_meters = ("000300002001", "000300002002")
-    push3_iostacks = ("000000900001",)
     push3 = start_simulator(
         "push3",
-        ["--http", "127.0.0.1:0", "--meter", "000300002001:v4", "--meter", "000300002002:v4"]
-        + ["--iostack", "000000900001"],
+        [
+            "--http",
+            *any_port,
+            "--iostack",
+            "000000900001",
+            *_meters("000300002001:v4", "000300002002:v4"),
+        ],
         logs,
     )
+    # The Push3 unique id is its lowest device address: the spare needs other devices.
     spare_push3 = start_simulator(
         "push3",
-        ["--http", "127.0.0.1:0", "--meter", "000300004001:v4", "--iostack", "000000900002"],
+        ["--http", *any_port, *_meters("000300004001:v4"), "--iostack", "000000900002"],
         logs,
         "push3-2",
     )
+    # Lines: `ekm-rs485 tcp URL`, `smartmac http URL`, `push3 http HOST key KEY`.
     smartmac_host = smartmac[0].split()[2].removeprefix("http://").split("/", 1)[0]
     push3_words, spare_words = push3[0].split(), spare_push3[0].split()
     endpoints = demo.DemoEndpoints(
         rs485_url=rs485[0].split()[2],
-        rs485_meters=demo_meters,
+        rs485_meters=("000300001001", "000300001002", "000000011766"),
         meter_password=PASSWORD,
         smartmac_host=smartmac_host,
         smartmac_device_id="1728053249",
@@ -220,12 +235,12 @@ def start_simulators(logs: Path) -> Simulators:
     return Simulators(
         demo=endpoints,
         spare_rs485_url=spare_rs485[0].split()[2],
-        spare_rs485_meters=spare_meters,
+        spare_rs485_meters=("000300003001",),
         spare_smartmac_device_id="1728053250",
         spare_push3_host=spare_words[2],
         spare_push3_gateway_key=spare_words[4],
-        push3_meters=push3_meters,
-        push3_iostacks=push3_iostacks,
+        push3_meters=("000300002001", "000300002002"),
+        push3_iostacks=("000000900001",),
     )
 
 
@@ -235,12 +250,14 @@ def write_config(config: Path, port: int) -> None:
     HTTP settings live in .storage/http since Home Assistant 2026.9, so the port is seeded there
     exactly as scripts/develop seeds the listening address.
     """
-    from homeassistant.components.http import config as http_config
+    with warnings.catch_warnings():  # aiohttp's note on HA's web.Application subclass
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from homeassistant.components.http import config as http_config
 
     config.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "config" / "configuration.yaml", config / "configuration.yaml")
     (config / "custom_components").symlink_to(ROOT / "custom_components")
-    stable = dict(http_config._DEFAULT_CONFIG)  # noqa: SLF001 - the same seed as scripts/develop
+    stable = dict(http_config._DEFAULT_CONFIG)  # the seed scripts/develop writes
     stable["server_host"] = ["127.0.0.1"]
     stable["server_port"] = port
     document = {
@@ -264,34 +281,19 @@ class Instance:
     simulators: Simulators
     entries: list[dict[str, Any]] = field(default_factory=list)
 
+    def websocket(self, message: dict[str, Any]) -> Any:
+        """One websocket command's result (registries are only on the websocket API)."""
+        return run_async(self._call("websocket", message))
+
     def rest(self, method: str, path: str, body: Any = None) -> Any:
         """One REST call with the demo user's token (for set-up and clean-up, not assertions)."""
-        return run_async(self._rest(method, path, body))
+        return run_async(self._call("call", method, path, json_body=body))
 
-    async def _rest(self, method: str, path: str, body: Any) -> Any:
+    async def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         async with aiohttp.ClientSession() as session:
             api = demo.HomeAssistantApi(session, self.url)
             api.token = self.token
-            return await api.call(method, path, json_body=body)
-
-    def websocket(self, message: dict[str, Any]) -> Any:
-        """One websocket command's result (registries are only on the websocket API)."""
-        return run_async(self._websocket(message))
-
-    async def _websocket(self, message: dict[str, Any]) -> Any:
-        async with (
-            aiohttp.ClientSession() as session,
-            session.ws_connect(f"{self.url}/api/websocket") as ws,
-        ):
-            await ws.receive_json()
-            await ws.send_json({"type": "auth", "access_token": self.token})
-            if (await ws.receive_json()).get("type") != "auth_ok":
-                raise InstanceError("the websocket API refused the token")
-            await ws.send_json({"id": 1, **message})
-            answer = await ws.receive_json()
-            if not answer.get("success"):
-                raise InstanceError(f"{message['type']} failed: {answer.get('error')}")
-            return answer["result"]
+            return await getattr(api, name)(*args, **kwargs)
 
     def meterlink_entries(self) -> list[dict[str, Any]]:
         """MeterLink's config entries as the integrations page gets them."""
@@ -310,6 +312,7 @@ async def _set_up(url: str, endpoints: Any, wait: float) -> tuple[str, list[dict
         status = await demo.wait_for_http(api, wait)
         await demo.onboard(api, status)
         await demo.wait_until_running(api, wait)
+        await demo.dismiss_development_notices(api)
         await demo.add_devices(api, demo.demo_devices(endpoints))
         if not await demo.check(api, 90):
             raise InstanceError("the demo's MeterLink entries do not report numbers")
@@ -329,8 +332,17 @@ def development_instance(workdir: Path, results: Path) -> Iterator[Instance]:
         log = results / "home-assistant.log"
         hass = Process(
             "home-assistant",
-            [sys.executable, "-m", "homeassistant", "--config", str(config), "--skip-pip"]
-            + ["--log-file", str(log), "--log-no-color"],
+            [
+                sys.executable,
+                "-m",
+                "homeassistant",
+                "--config",
+                str(config),
+                "--skip-pip",
+                "--log-file",
+                str(log),
+                "--log-no-color",
+            ],
             results / "home-assistant.console.log",
         )
         # Only what Home Assistant needs: no developer's METERLINK_* or proxy settings leak in.

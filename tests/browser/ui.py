@@ -89,12 +89,25 @@ class Ui:
             return str(self.page.evaluate(DEEP_TEXT))
         return str(locator.evaluate(DEEP_TEXT))
 
+    def wait_for_text(self, pattern: str, timeout: float = 30_000) -> None:
+        """Wait until the page's text (whitespace collapsed) matches a regular expression.
+
+        `pattern` must mean the same in Python and JavaScript (plain classes and escapes).
+        """
+        script = f"(pattern) => new RegExp(pattern).test(({DEEP_TEXT})(document.body)"
+        script += ".split(/\\s+/).join(' '))"
+        self.page.wait_for_function(script, arg=pattern, timeout=timeout)
+
+    def flat_text(self) -> str:
+        """The page's text with whitespace collapsed, for regular expressions over it."""
+        return " ".join(self.text().split())
+
     def shot(self, step: str) -> None:
         """Save a screenshot of this step and fail if a raw translation key is visible."""
         self.steps.append(step)
         self.shots.mkdir(parents=True, exist_ok=True)
         name = re.sub(r"[^a-z0-9]+", "-", step.lower()).strip("-")
-        self.page.screenshot(path=self.shots / f"{len(self.steps):02d}-{name}.png")
+        self.page.screenshot(path=self.shots / f"{len(self.steps):02d}-{name}.png", full_page=True)
         raw = raw_text(self.text())
         assert not raw, f"{step}: raw translation keys on screen: {raw}"
 
