@@ -157,13 +157,15 @@ class Simulators:
     """The simulated devices and where they listen.
 
     ``demo`` is what ``scripts/develop --demo`` adds at start; the ``spare_*`` devices are not
-    configured, so a test can add them through the UI and see a new entry appear.
+    configured, so a test can add them through the UI and see a new entry appear; the
+    ``unconfigured_*`` ones stay unconfigured for the tests of wrong input.
     """
 
     demo: Any  # scripts/demo.py's DemoEndpoints
     spare_rs485_url: str
     spare_rs485_meters: tuple[str, ...]
     spare_smartmac_device_id: str
+    unconfigured_smartmac_device_id: str
     spare_push3_host: str
     spare_push3_gateway_key: str
     push3_meters: tuple[str, ...]
@@ -194,7 +196,11 @@ def start_simulators(logs: Path) -> Simulators:
     spare_rs485 = start_simulator(
         "ekm-rs485", ["--tcp", *any_port, *_meters("000300003001:v4")], logs, "ekm-rs485-2"
     )
-    smartmac_devices = [f"1728053249:d103x:{SMARTMAC_PIN}", f"1728053250:d101:{SMARTMAC_PIN}"]
+    smartmac_devices = [
+        f"1728053249:d103x:{SMARTMAC_PIN}",
+        f"1728053250:d101:{SMARTMAC_PIN}",
+        f"1728053251:d103:{SMARTMAC_PIN}",  # never configured: the error tests use it
+    ]
     smartmac = start_simulator(
         "smartmac",
         ["--http", *any_port, "--no-rate-limit"]
@@ -237,6 +243,7 @@ def start_simulators(logs: Path) -> Simulators:
         spare_rs485_url=spare_rs485[0].split()[2],
         spare_rs485_meters=("000300003001",),
         spare_smartmac_device_id="1728053250",
+        unconfigured_smartmac_device_id="1728053251",
         spare_push3_host=spare_words[2],
         spare_push3_gateway_key=spare_words[4],
         push3_meters=("000300002001", "000300002002"),

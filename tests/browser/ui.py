@@ -141,11 +141,24 @@ class Ui:
         return self.dialog.get_by_role("textbox", name=label(field_label)).input_value()
 
     def type_serial_port(self, value: str) -> None:
-        """Type a port or bridge URL into the serial-port picker ("Enter manually")."""
+        """Type a port or bridge URL into the serial-port picker ("Enter manually").
+
+        The picker's list fills in when Home Assistant has scanned the serial ports, and an
+        item that arrives can move "Enter manually" away from under the click: then the popup
+        just closes, and opening it again finds the settled list.
+        """
+        picker = self.dialog.locator("ha-selector-serial_port")
+        expect(picker).to_be_visible()
         manual = self.dialog.get_by_role("textbox", name=label("Serial port"))
-        if not manual.count():
-            self.dialog.locator("ha-selector-serial_port ha-picker-field").click()
+        for _ in range(3):
+            if manual.count():
+                break
+            picker.locator("ha-picker-field").click()
             self.page.get_by_text("Enter manually").click()
+            try:
+                expect(manual).to_be_visible(timeout=5_000)
+            except AssertionError:
+                continue
         manual.fill(value)
 
     def submit(self) -> None:
@@ -161,11 +174,15 @@ class Ui:
         expect(self.alert().first).to_be_visible()
         return self.text(self.alert().first)
 
-    def abort_text(self) -> str:
-        """The text of a flow that ended without an entry ("Aborted" dialog)."""
-        expect(self.dialog.get_by_role("button", name="Close").last).to_be_visible()
-        expect(self.dialog.locator("step-flow-abort")).to_be_visible()
-        return self.text(self.dialog.locator("step-flow-abort"))
+    def outcome(self) -> str:
+        """After a submit: the text of the error banner or of the abort, whichever came."""
+        ended = self.dialog.locator("step-flow-abort")
+        expect(self.alert().or_(ended).first).to_be_visible()
+        return self.text(self.alert().first if self.alert().count() else ended)
+
+    def form_is_open(self) -> bool:
+        """The form is still there to correct (its Submit button)."""
+        return self.dialog.get_by_role("button", name="Submit").count() > 0
 
     def expect_created(self) -> list[str]:
         """The flow created an entry: the "Name and assign" step lists its new devices."""
@@ -179,11 +196,37 @@ class Ui:
         self.dialog.get_by_role("button", name=re.compile("finish", re.IGNORECASE)).click()
         expect(self.dialog.get_by_text("Name and assign")).to_have_count(0)
 
+    # --- developer tools: actions ----------------------------------------------------------
+
+    def pick_action(self, action: str) -> None:
+        """Developer tools → Actions → choose `action` in the action picker."""
+        self.goto("/config/tools/action")
+        self.page.locator("ha-service-picker ha-picker-field").click()
+        self.page.get_by_placeholder("Search").last.fill(action)
+        self.page.get_by_text(action, exact=True).first.click()
+        expect(self.page.locator("ha-selector-device").first).to_be_visible()
+
+    def device_choices(self) -> list[str]:
+        """Open the action's device picker; the device names it offers."""
+        self.page.locator("ha-selector-device ha-picker-field").first.click()
+        popup = self.page.get_by_role("dialog", name="Select option").last
+        expect(popup.get_by_role("listitem").first).to_be_visible()
+        names = []
+        for line in popup.aria_snapshot().splitlines():
+            item = re.match(r"\s*- listitem: (.*)$", line)
+            if item:
+                names.append(item.group(1).strip().strip('"').removesuffix(" MeterLink"))
+        return names
+
     # --- registries -----------------------------------------------------------------------
 
-    def devices(self) -> list[dict[str, Any]]:
-        """MeterLink's devices from the device registry."""
-        entries = {entry["entry_id"] for entry in self.instance.meterlink_entries()}
+    def devices(self, entry_title: str = "") -> list[dict[str, Any]]:
+        """MeterLink's devices from the device registry (of entries whose title starts so)."""
+        entries = {
+            entry["entry_id"]
+            for entry in self.instance.meterlink_entries()
+            if entry["title"].startswith(entry_title)
+        }
         return [
             device
             for device in self.instance.websocket({"type": "config/device_registry/list"})
