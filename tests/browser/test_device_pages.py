@@ -58,3 +58,53 @@ def test_device_page_shows_readings(ui: Ui, device: str, readings: dict[str, str
     for name, unit in readings.items():
         ui.wait_for_text(rf"Sensors .*{re.escape(name)} {READING.format(unit=re.escape(unit))}")
     ui.shot(f"device page {device}")
+
+
+RAW_FIELD_NAME = re.compile(r"\b[A-Z][A-Za-z0-9]*_[A-Za-z0-9_]+\b")
+
+
+def show_disabled_entities(ui: Ui) -> None:
+    """Expand every "+N disabled entities" list of the device page."""
+    more = ui.page.get_by_text("disabled entit")
+    expect(more.first).to_be_visible()
+    for _ in range(more.count()):
+        more.first.click()
+    expect(ui.page.get_by_text("Show less").first).to_be_visible()
+
+
+@pytest.mark.xfail(strict=True, reason="issue 13 #9: pulse inputs read High when open")
+def test_pulse_inputs_read_naturally(ui: Ui) -> None:
+    open_device(ui, "Omnimeter Pulse v.4 300001001")
+    ui.wait_for_text(r"Pulse input 1 \S+")
+    ui.shot("pulse inputs")
+    assert not re.search(r"Pulse input \d (High|Low)\b", ui.flat_text())
+
+
+@pytest.mark.xfail(strict=True, reason="issue 13 #8: model code and raw firmware byte shown")
+def test_device_info_is_humanised(ui: Ui) -> None:
+    open_device(ui, "Omnimeter Pulse v.4 300001001")
+    ui.wait_for_text(r"Firmware: \S+")
+    ui.shot("device info")
+    text = ui.flat_text()
+    assert not re.search(r"Omnimeter Pulse v\.4 \(\d+\)", text)
+    assert not re.search(r"Firmware: [0-9a-f]{2}\b", text)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 13 #8: ioStack fields keep their API names")
+def test_iostack_entity_names_are_humanised(ui: Ui) -> None:
+    open_device(ui, "ioStack 000900001")
+    ui.wait_for_text("Sensors")
+    show_disabled_entities(ui)
+    ui.shot("ioStack with disabled entities")
+    assert RAW_FIELD_NAME.findall(ui.flat_text()) == []
+
+
+@pytest.mark.xfail(strict=True, reason="issue 13 #11: the Push3 gateway device has no entities")
+def test_push3_gateway_shows_connectivity_and_last_poll(ui: Ui) -> None:
+    gateway = next(d["name"] for d in ui.devices("Push3 gateway") if d["via_device_id"] is None)
+    open_device(ui, gateway)
+    ui.wait_for_text("Connected devices")
+    ui.shot("gateway")
+    text = ui.flat_text()
+    assert "This device has no entities" not in text
+    assert re.search(r"Connect(ed|ivity)", text)
