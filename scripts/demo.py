@@ -91,6 +91,9 @@ class DemoEndpoints:
     smartmac_pin: str = "012345"
     push3_host: str = "127.0.0.1:8896"
     push3_gateway_key: str = ""
+    egauge_host: str = "127.0.0.1:8893"
+    egauge_username: str = "owner"
+    egauge_password: str = "owner-secret"
 
 
 def demo_devices(endpoints: DemoEndpoints) -> tuple[DemoDevice, ...]:
@@ -125,6 +128,19 @@ def demo_devices(endpoints: DemoEndpoints) -> tuple[DemoDevice, ...]:
                 "ekm_push3": {
                     "host": endpoints.push3_host,
                     "api_key": endpoints.push3_gateway_key or simulator_gateway_key(),
+                },
+            },
+        ),
+        DemoDevice(
+            title="eGauge42",
+            steps={
+                "user": "egauge",
+                "egauge": {
+                    "host": endpoints.egauge_host,
+                    "username": endpoints.egauge_username,
+                    "password": endpoints.egauge_password,
+                    "ssl": True,  # the simulator's certificate is self-signed
+                    "verify_ssl": False,
                 },
             },
         ),

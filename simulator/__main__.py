@@ -14,11 +14,13 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from custom_components.meterlink.meters.ekm.reading import MeterVersion
+from custom_components.meterlink.meters.ekm import MeterVersion
 
-from . import ekm_push, push3, smartmac
-from .ekm_meter import SimMeter
-from .ekm_rs485 import EkmBusSimulator, Faults
+from . import egauge, smartmac
+from .ekm import push3
+from .ekm import push_cloud as ekm_push
+from .ekm.meter import SimMeter
+from .ekm.rs485 import EkmBusSimulator, Faults
 
 DEFAULT_EKM_METERS = ("000300001001:v4", "000300001002:v4", "000000011766:v3")
 _FAULT_OPTIONS = ("bad_crc", "truncate", "silence", "garbage", "wrong_address")
@@ -113,6 +115,7 @@ KINDS: dict[str, Kind] = {
     "smartmac": Kind("smart-MAC meters over HTTP", smartmac.configure, smartmac.run),
     "ekm-push": Kind("the EKM Push cloud (Realtime, Account)", ekm_push.configure, ekm_push.run),
     "push3": Kind("a Push3 gateway's local readMeter API", push3.configure, push3.run),
+    "egauge": Kind("an eGauge meter's WebAPI (HTTP/HTTPS)", egauge.configure, egauge.run),
 }
 
 

@@ -27,7 +27,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from custom_components.meterlink.meters.smartmac.models import SmartMacModel
+from custom_components.meterlink.meters.smartmac import SmartMacModel
 
 STANDARD_INTERVAL = 60.0  # the vendor doc's limits, restated so the simulator stays independent
 EXTENDED_INTERVAL = 6.0
@@ -77,7 +77,7 @@ class SimSmartMac:
     """One device; mutate the public fields to stage a scenario (call `sync()` first).
 
     Powers are signed per phase: positive imports (W, Wh), negative exports (rW, rWh). The relay
-    follows the vendor doc: `pout=0` switches it on, and the answer carries "0" while it is on.
+    follows `pout_on`: by default `pout=1` switches it on and the answer carries "1" while it is on.
     """
 
     devid: str
@@ -95,6 +95,12 @@ class SimSmartMac:
     frequency: float = 50.0
     temperature: float = 14.0
     relay_on: bool = False
+    # The `pout` that means on. The vendor's annotated answer ("0-Off / 1-On") and the public
+    # working client say "1"; the vendor's request text says "0" (vendor-evidence.md S4).
+    pout_on: str = "1"
+    # HTTP status of the answer to a relay command that was carried out anyway (the public
+    # client's issue #27: "Unknown Error, but the switching happens"); None answers normally.
+    pout_error: int | None = None
     pulse_rates: list[float] = field(default_factory=lambda: [12.0, 0.5])  # per minute
     probe_temperatures: list[float] = field(default_factory=lambda: [21.5, 22.0, -5.2, 4.0, 60.5])
     adc: float = 1.23
@@ -125,7 +131,7 @@ class SimSmartMac:
     @property
     def pout(self) -> str:
         """The relay state as the device reports it (vendor polarity)."""
-        return "0" if self.relay_on else "1"
+        return self.pout_on if self.relay_on else str(1 - int(self.pout_on))
 
     @property
     def request_times(self) -> list[float]:
@@ -422,7 +428,9 @@ class SmartMacSimulator:
             return _close(web.Response(status=429, text="Too Many Requests", headers=headers))
         device.requests.append(ServedRequest(now, 200, "ok", pout))
         if pout in {"0", "1"}:
-            device.relay_on = pout == "0"  # vendor doc: 0 - turn-on / 1 - turn-off
+            device.relay_on = pout == device.pout_on
+            if device.pout_error is not None:
+                return _close(web.Response(status=device.pout_error, text="Unknown Error"))
         body = device.document(self.wall_time())
         response = web.Response(
             body=body.encode("utf-8"),

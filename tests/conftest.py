@@ -1,63 +1,54 @@
-"""Fixtures for the Home Assistant tests: a simulated EKM bus on loopback TCP and config entries.
+"""Fixtures shared by the Home Assistant tests of every family, and the EKM bus they all use.
 
-The integration talks to `simulator.ekm_rs485.EkmBusSimulator` through a real socket and the
-real bus client; only the bus timing is shortened, so a silent meter costs milliseconds.
+The RS-485 bus is the default entry of the shared tests (setup, unload, diagnostics, actions):
+the integration talks to `simulator.ekm.rs485.EkmBusSimulator` through a real socket and the
+real bus client; only the bus timing is shortened, so a silent meter costs milliseconds. The
+Push and smart-MAC simulators and entries are in `push/conftest.py` and `smartmac/conftest.py`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 from unittest.mock import PropertyMock, patch
 
 import pytest
 from homeassistant.config_entries import ConfigSubentry, ConfigSubentryData
-from homeassistant.const import CONF_API_KEY, CONF_API_TOKEN, CONF_DEVICE_ID, CONF_HOST, CONF_PIN
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.util import dt as dt_util
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 # Imported before the hass fixture puts phacc's testing_config on sys.path, whose own
 # `custom_components` package would otherwise shadow the repository's.
 import custom_components  # noqa: F401
-from custom_components.meterlink import coordinator as coordinator_module
-from custom_components.meterlink import push_coordinator, smartmac_link
 from custom_components.meterlink.const import (
-    CONF_ADDRESS,
     CONF_CONNECTION,
     CONF_MODEL,
     CONF_PASSWORD,
-    CONF_PORT,
     CONF_SCAN_INTERVAL,
+    CONNECTION_EKM_RS485,
+    DOMAIN,
+)
+from custom_components.meterlink.ekm import bus as coordinator_module
+from custom_components.meterlink.ekm import descriptions as ekm
+from custom_components.meterlink.ekm.const import (
+    CONF_ADDRESS,
+    CONF_PORT,
     CONF_SETTINGS_INTERVAL,
     CONF_VERSION,
-    CONNECTION_EKM_PUSH,
-    CONNECTION_EKM_RS485,
-    CONNECTION_PUSH3,
-    CONNECTION_SMARTMAC,
-    DOMAIN,
     SUBENTRY_METER,
 )
-from custom_components.meterlink.descriptions import ekm
 from custom_components.meterlink.meters.ekm.bus import BusTiming, EkmBus
 from custom_components.meterlink.meters.ekm.layout import Block
 from custom_components.meterlink.meters.ekm.reading import EkmReading, FieldValue, MeterVersion
-from custom_components.meterlink.meters.smartmac import SmartMacModel
-from custom_components.meterlink.smartmac_options import CONF_EXTENDED, default_options
-from simulator.ekm_meter import SimMeter
-from simulator.ekm_push import PushSimulator, SimIoStack
-from simulator.ekm_rs485 import EkmBusSimulator
-from simulator.push3 import Push3Simulator
-from simulator.smartmac import SimSmartMac, SmartMacSimulator
-
-from .device_api_fixtures import cloud_entry, cloud_sim, make_cloud_entry  # noqa: F401
+from custom_components.meterlink.push import streaming as push_streaming
+from simulator.ekm.meter import SimMeter
+from simulator.ekm.rs485 import EkmBusSimulator
 
 V4_ADDRESS = "000300001001"
 V4_OTHER = "000300001002"  # configured without a password
@@ -77,7 +68,7 @@ DEFAULT_METERS: tuple[MeterSpec, ...] = (
 
 
 def _in_library_tests(request: pytest.FixtureRequest) -> bool:
-    return "lib" in request.node.path.relative_to(request.config.rootpath).parts[1:2]
+    return "meters" in request.node.path.relative_to(request.config.rootpath).parts[1:2]
 
 
 @pytest.fixture(autouse=True)
@@ -85,6 +76,12 @@ def auto_enable_custom_integrations(request: pytest.FixtureRequest) -> None:
     """Let Home Assistant load the integration from the repository (HA tests only)."""
     if not _in_library_tests(request):
         request.getfixturevalue("enable_custom_integrations")
+
+
+@pytest.fixture(autouse=True)
+def no_streaming_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Entries poll only, unless a test streams (tests/push/test_streaming.py, real broker)."""
+    monkeypatch.setattr(push_streaming, "streaming_default", lambda entry: False)
 
 
 @pytest.fixture(autouse=True)
@@ -337,161 +334,3 @@ def mismatches(hass: HomeAssistant, simulator: EkmBusSimulator, address: str) ->
         if not state_matches(state.state, expected, entity.platform):
             wrong.append(f"{entity.entity_id}={state.state!r}, expected {expected!r}")
     return wrong
-
-
-# smart-MAC ------------------------------------------------------------------------------------
-#
-# The simulated devices and the integration's clients share one fake monotonic clock: the
-# client's request budget sleeps by moving it and the simulator's rate limit reads it, so a
-# minute-long budget is exercised in milliseconds and checked from the device's side too.
-
-SMARTMAC_PIN = "937451"
-SMARTMAC_D103X = "1728053249"  # D103 extended
-SMARTMAC_D103 = "1728053250"  # D103 standard
-SMARTMAC_D101 = "1728053251"
-SMARTMAC_D105 = "1728053252"
-SMARTMAC_MODELS: dict[str, tuple[SmartMacModel, bool]] = {
-    SMARTMAC_D103X: (SmartMacModel.D103, True),
-    SMARTMAC_D103: (SmartMacModel.D103, False),
-    SMARTMAC_D101: (SmartMacModel.D101, False),
-    SMARTMAC_D105: (SmartMacModel.D105, False),
-}
-
-
-class SmartMacClock:
-    """Monotonic seconds that only move when the budget sleeps or a test advances them."""
-
-    def __init__(self) -> None:
-        self.now = 10_000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        # Yield first, so a call made meanwhile sees the wait still ahead (as in real time).
-        self.sleeps.append(seconds)
-        await asyncio.sleep(0)
-        self.now += seconds
-
-
-def make_smartmac_devices() -> list[SimSmartMac]:
-    """One device of every model, each on its own port (so each can go offline alone)."""
-    return [
-        SimSmartMac(devid, model, extended, SMARTMAC_PIN, own_port=True)
-        for devid, (model, extended) in SMARTMAC_MODELS.items()
-    ]
-
-
-@pytest.fixture
-def smartmac_clock(monkeypatch: pytest.MonkeyPatch) -> SmartMacClock:
-    """The fake clock, given to every smart-MAC client the integration creates."""
-    clock = SmartMacClock()
-    monkeypatch.setattr(
-        smartmac_link, "TIMING", smartmac_link.ClientTiming(clock, clock.sleep, 0.5)
-    )
-    return clock
-
-
-@pytest.fixture
-async def smartmac_sim(smartmac_clock: SmartMacClock) -> AsyncIterator[SmartMacSimulator]:
-    """The four simulated devices on loopback, on the fake clock."""
-    simulator = SmartMacSimulator(make_smartmac_devices(), clock=smartmac_clock)
-    await simulator.start()
-    yield simulator
-    await simulator.stop()
-
-
-type SmartMacEntryBuilder = Callable[..., MockConfigEntry]
-
-
-@pytest.fixture
-def make_smartmac_entry(smartmac_sim: SmartMacSimulator) -> SmartMacEntryBuilder:
-    """Build a smart-MAC entry as the config flow creates it, for one simulated device."""
-
-    def build(devid: str = SMARTMAC_D103X, **options: Any) -> MockConfigEntry:
-        model, extended = SMARTMAC_MODELS[devid]
-        return MockConfigEntry(
-            domain=DOMAIN,
-            title=f"smart-MAC {model.value} {devid}",
-            unique_id=devid,
-            data={
-                CONF_CONNECTION: CONNECTION_SMARTMAC,
-                CONF_HOST: smartmac_sim.host_for(devid),
-                CONF_DEVICE_ID: devid,
-                CONF_PIN: SMARTMAC_PIN,
-                CONF_MODEL: model.value,
-                CONF_EXTENDED: extended,
-            },
-            options={**default_options(model, extended), **options},
-        )
-
-    return build
-
-
-async def smartmac_tick(hass: HomeAssistant, clock: SmartMacClock, seconds: float) -> None:
-    """Let `seconds` pass for the devices and the budget, and fire what HA scheduled by then."""
-    clock.now += seconds
-    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=seconds))
-    await hass.async_block_till_done(wait_background_tasks=True)
-
-
-# EKM Push (cloud) and Push3 (LAN) ------------------------------------------------------------
-
-IOSTACK_ADDRESS = "000000900001"
-
-
-@pytest.fixture
-async def push_simulator(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[PushSimulator]:
-    """A fake EKM Push cloud with a v4 meter, a v3 meter and an ioStack on one gateway."""
-    simulator = PushSimulator(
-        [SimMeter(V4_ADDRESS), SimMeter(V3_ADDRESS, MeterVersion.V3)],
-        [SimIoStack(IOSTACK_ADDRESS)],
-        clock=lambda: time.time(),  # looked up per call: follows a frozen test clock  # noqa: PLW0108
-    )
-    url = await simulator.start()
-    monkeypatch.setattr(push_coordinator, "API_URL", url)
-    monkeypatch.setattr(push_coordinator, "ACCOUNT_URL", url)
-    yield simulator
-    await simulator.stop()
-
-
-@pytest.fixture
-async def push3_simulator(push_simulator: PushSimulator) -> AsyncIterator[Push3Simulator]:
-    """The local API of the cloud simulator's gateway."""
-    gateway = Push3Simulator(push_simulator)
-    await gateway.start()
-    yield gateway
-    await gateway.stop()
-
-
-def push_entry(
-    simulator: PushSimulator, *, key: str | None = None, options: dict[str, Any] | None = None
-) -> MockConfigEntry:
-    """A cloud entry for the simulator's account key, as the config flow creates it."""
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title="EKM Push test",
-        unique_id=f"ekmpush-{next(iter(simulator.gateways))}",
-        data={
-            CONF_CONNECTION: CONNECTION_EKM_PUSH,
-            CONF_API_KEY: key or simulator.account_key,
-            CONF_API_TOKEN: "secret-token",
-        },
-        options={CONF_SCAN_INTERVAL: 60, push_coordinator.CONF_EXCLUDED: [], **(options or {})},
-    )
-
-
-def push3_entry(gateway: Push3Simulator, *, key: str | None = None) -> MockConfigEntry:
-    """A Push3 entry for the simulated gateway."""
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title="Push3 test",
-        unique_id=f"push3-{min(gateway.devices)}",
-        data={
-            CONF_CONNECTION: CONNECTION_PUSH3,
-            CONF_HOST: gateway.host,
-            CONF_API_KEY: key or gateway.key,
-        },
-        options={CONF_SCAN_INTERVAL: 30},
-    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from custom_components.meterlink.descriptions import ekm
+from custom_components.meterlink.ekm import descriptions as ekm
 from custom_components.meterlink.meters.ekm.reading import EkmReading, MeterVersion
 
 
@@ -12,7 +12,7 @@ def _v4(**fields: float | int | str) -> EkmReading:
 
 def test_missing_fields_are_unknown_not_zero() -> None:
     empty = _v4()
-    assert ekm.difference(empty, "kWh_Tot", "Rev_kWh_Tot") is None
+    assert empty.difference("kWh_Tot", "Rev_kWh_Tot") is None
     assert ekm.line_power(empty, 1) is None
     assert ekm.net_power(empty) is None
     assert ekm.power_factor(empty, 1) is None
@@ -37,7 +37,7 @@ def test_net_power_from_signed_lines_when_not_calculated() -> None:
 
 def test_differences_keep_the_registers_resolution() -> None:
     reading = _v4(kWh_Tariff_1=1234.57, Rev_kWh_Tariff_1=0.1)
-    assert ekm.difference(reading, "kWh_Tariff_1", "Rev_kWh_Tariff_1") == 1234.47
+    assert reading.difference("kWh_Tariff_1", "Rev_kWh_Tariff_1") == 1234.47
 
 
 def test_power_factor_sign() -> None:

@@ -11,7 +11,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from simulator.ekm_rs485 import EkmBusSimulator
+from simulator.ekm.rs485 import EkmBusSimulator
 
 from .conftest import PASSWORD, V3_ADDRESS, V4_ADDRESS, V4_OTHER, served_truth
 

@@ -13,10 +13,10 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.meterlink.const import DOMAIN
-from custom_components.meterlink.coordinator import create_bus as REAL_CREATE_BUS
+from custom_components.meterlink.ekm.bus import create_bus as REAL_CREATE_BUS
 from custom_components.meterlink.meters.ekm.bus import BusTiming
 from custom_components.meterlink.meters.ekm.reading import MeterVersion
-from simulator.ekm_rs485 import EkmBusSimulator, Faults
+from simulator.ekm.rs485 import EkmBusSimulator, Faults
 
 from .conftest import (
     V3_ADDRESS,

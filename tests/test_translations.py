@@ -10,7 +10,11 @@ from typing import Any
 import pytest
 import yaml
 
-from custom_components.meterlink.descriptions import ekm, iostack, push, smartmac
+from custom_components.meterlink.egauge import descriptions as egauge
+from custom_components.meterlink.ekm import descriptions as ekm
+from custom_components.meterlink.push import descriptions as iostack
+from custom_components.meterlink.push import descriptions as push
+from custom_components.meterlink.smartmac import descriptions as smartmac
 
 ROOT = Path(__file__).parent.parent / "custom_components" / "meterlink"
 TRANSLATIONS = json.loads((ROOT / "translations" / "en.json").read_text())
@@ -30,13 +34,18 @@ PLATFORMS: dict[str, tuple[Any, ...]] = {
     "number": ekm.NUMBERS,
     "button": ekm.BUTTONS,
 }
-# Entities outside the EKM table: EKM Push ioStack outputs and gateway triggers (push_switch).
-OWN_KEYS: dict[str, set[str]] = {"switch": {"iostack_output", "push_trigger"}}
+# Entities outside the EKM table: EKM Push ioStack outputs and gateway triggers (push.switches),
+# and the MQTT stream's state (push.streaming).
+OWN_KEYS: dict[str, set[str]] = {
+    "switch": {"iostack_output", "push_trigger"},
+    "binary_sensor": {"streaming"},
+}
 
 
 # Other data families' tables; a translation key may be shared by families (same meaning).
 FAMILY_TABLES: dict[str, tuple[tuple[Any, ...], ...]] = {
-    "sensor": ((*smartmac.SENSORS, smartmac.RAW_SENSOR),),
+    "sensor": ((*smartmac.SENSORS, smartmac.RAW_SENSOR), egauge.SENSOR_EXAMPLES),
+    "button": (egauge.BUTTONS,),
     "switch": (smartmac.SWITCHES,),
 }
 
@@ -70,9 +79,15 @@ def test_every_select_option_is_labelled() -> None:
 def test_every_raised_error_has_a_message() -> None:
     messages = TRANSLATIONS["exceptions"]
     raised: set[str] = set()
-    for module in ROOT.glob("*.py"):
-        raised |= set(re.findall(r'translation_key="([a-z_]+)"', module.read_text()))
-    assert raised
+    for module in ROOT.rglob("*.py"):
+        if "meters" in module.relative_to(ROOT).parts or module.name == "descriptions.py":
+            continue  # the library raises no Home Assistant error; tables name entities
+        text = module.read_text()
+        raised |= set(re.findall(r'translation_key="([a-z_]+)"', text))
+        # errors.py tables: Rule(error=..., key="...") is raised with that translation key.
+        raised |= set(re.findall(r'Rule\(\s*error=\w+,\s*key="([a-z_]+)"', text))
+        raised |= set(re.findall(r'(?:refused|unavailable)="([a-z_]+)"', text))  # poll_errors
+    assert {"push_key_refused", "invalid_password", "device_api_answer_timeout"} <= raised
     assert raised <= set(messages)
     for key in raised:
         placeholders = set(re.findall(r"{(\w+)}", messages[key]["message"]))

@@ -9,11 +9,19 @@ from homeassistant.const import CONF_API_KEY, CONF_API_TOKEN, CONF_PIN
 from homeassistant.core import HomeAssistant
 
 from .const import CONF_PASSWORD
-from .push_access import device_settings_diagnostics
 from .runtime import MeterLinkConfigEntry
 
-# Meter passwords, smart-MAC PINs, EKM Push keys and API tokens, wherever they are stored.
-TO_REDACT: Final = {CONF_PASSWORD, CONF_PIN, CONF_API_KEY, CONF_API_TOKEN, "key", "token"}
+# Meter passwords, smart-MAC PINs, EKM Push keys and API tokens, wherever they are stored
+# ("gateway_keys": a Push entry's per-gateway MQTT keys, push.streaming.CONF_GATEWAY_KEYS).
+TO_REDACT: Final = {
+    CONF_PASSWORD,
+    CONF_PIN,
+    CONF_API_KEY,
+    CONF_API_TOKEN,
+    "key",
+    "token",
+    "gateway_keys",
+}
 
 
 async def async_get_config_entry_diagnostics(
@@ -36,7 +44,6 @@ async def async_get_config_entry_diagnostics(
                 ],
             },
             **entry.runtime_data.diagnostics(),
-            **device_settings_diagnostics(hass, entry),
         },
         TO_REDACT,
     )

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from .const import LOGGER
-from .meters.ekm.reading import EkmReading, FieldValue
+from .meters.ekm import EkmReading, FieldValue
 
 # Each pair is (both directions, reverse): the import derived from a pair (the difference) is
 # a lifetime register too, so a pair is accepted or held as a whole.

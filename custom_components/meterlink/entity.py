@@ -1,120 +1,40 @@
-"""Base entity of a meter (any transport), and how platforms add a bus's entities per meter."""
+"""What every MeterLink entity shares, whichever family it belongs to.
+
+`MeterLinkEntity` is the base: a name from the translation key, a device, and one state-write
+dedupe. A family says what its state depends on (`_write_token`); when that and the poll's
+success are what was last written, no state is written, so a poll that brings nothing new writes
+nothing even for a thousand meters. `async_add_new_entities` is the one "add entities as keys
+appear" loop: meters, ioStacks, smart-MAC keys and relays all appear after setup, when the data
+first shows them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from typing import Any
 
 from homeassistant.core import callback
-from homeassistant.helpers.entity import Entity, EntityDescription
+from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
-from homeassistant.helpers.update_coordinator import CoordinatorEntity
+from homeassistant.helpers.update_coordinator import CoordinatorEntity, DataUpdateCoordinator
 
-from .coordinator import EkmBusCoordinator, MeterConfig, ekm_bus_runtime
-from .meter_coordinator import MeterCoordinator, MeterIdentity
-from .meters.ekm.commands import Command
-from .meters.ekm.reading import EkmReading, MeterVersion
 from .runtime import MeterLinkConfigEntry
 
 
-class GatedDescription(Protocol):
-    """An entity description that knows which meter versions have the entity."""
-
-    @property
-    def exists_fn(self) -> Callable[[MeterVersion], bool]:
-        """Whether a meter of this version has the entity."""
-        ...
-
-
-class MeterEntityClass[DescriptionT: GatedDescription](Protocol):
-    """A platform's entity class: built from the coordinator, a meter and one description."""
-
-    def __call__(
-        self,
-        coordinator: MeterCoordinator[Any],
-        meter: MeterIdentity,
-        description: DescriptionT,
-        /,
-    ) -> Entity:
-        """Create the entity."""
-        ...
-
-
-@callback
-def async_add_meter_entities[DescriptionT: GatedDescription](
-    entry: MeterLinkConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-    *,
-    entity_class: MeterEntityClass[DescriptionT],
-    descriptions: Iterable[DescriptionT],
-) -> None:
-    """Add a platform's entities for every meter, now and whenever a meter is added.
-
-    Only descriptions whose `exists_fn` accepts the meter's version are used (a v3 meter gets
-    no relays). Each meter's entities belong to its subentry, so removing the meter removes them.
-    """
-    descriptions = tuple(descriptions)
-
-    def factory(coordinator: EkmBusCoordinator, meter: MeterConfig) -> list[Entity]:
-        return [
-            entity_class(coordinator, meter, description)
-            for description in descriptions
-            if description.exists_fn(meter.version)
-        ]
-
-    coordinator = ekm_bus_runtime(entry).coordinator
-    added: set[str] = set()
-
-    @callback
-    def _add_new_meters() -> None:
-        meters = coordinator.meters.values()
-        for meter in meters:
-            if meter.subentry_id in added:
-                continue
-            added.add(meter.subentry_id)
-            async_add_entities(factory(coordinator, meter), config_subentry_id=meter.subentry_id)
-        added.intersection_update(meter.subentry_id for meter in meters)
-
-    _add_new_meters()
-    entry.async_on_unload(coordinator.async_add_listener(_add_new_meters))
-
-
-class MeterLinkEntity(CoordinatorEntity[MeterCoordinator[Any]]):
-    """An entity of one meter; unavailable whenever that meter's reading is not current."""
+class MeterLinkEntity[CoordinatorT: DataUpdateCoordinator[Any]](CoordinatorEntity[CoordinatorT]):
+    """An entity named by its translation key that writes state only when it changed."""
 
     _attr_has_entity_name = True
+    _written: tuple[object, bool] | None = None
 
-    def __init__(
-        self,
-        coordinator: MeterCoordinator[Any],
-        meter: MeterIdentity,
-        description: EntityDescription,
-    ) -> None:
-        """Attach the entity to its meter's device."""
-        super().__init__(coordinator)
-        self.entity_description = description
-        self.address = meter.address
-        self.version: MeterVersion = meter.version
-        self._attr_unique_id = coordinator.entity_unique_id(meter.address, description.key)
-        self._attr_device_info = coordinator.device_info(meter)
-        self._written: tuple[object, bool] | None = None
-
-    @property
-    def available(self) -> bool:
-        """Available when the last poll or write read this meter."""
-        return super().available and self.coordinator.is_available(self.address)
-
-    @property
-    def reading(self) -> EkmReading:
-        """The latest published reading of the meter (only while available)."""
-        reading = self.coordinator.latest(self.address)
-        assert reading is not None  # state is only derived while available
-        return reading
+    def _write_token(self) -> object | None:
+        """What the state depends on besides the poll's success (None: always write)."""
+        return None
 
     @callback
     def _handle_coordinator_update(self) -> None:
-        """Write state, unless the coordinator says this meter's reading did not change."""
-        token = self.coordinator.update_token(self.address)
+        """Write state, unless neither the token nor the poll's success changed."""
+        token = self._write_token()
         if token is not None:
             written = (token, self.coordinator.last_update_success)
             if written == self._written:
@@ -122,6 +42,46 @@ class MeterLinkEntity(CoordinatorEntity[MeterCoordinator[Any]]):
             self._written = written
         super()._handle_coordinator_update()
 
-    async def async_execute(self, command: Command) -> None:
-        """Send a command; the confirmed state arrives through the coordinator."""
-        await self.coordinator.async_execute(self.address, command)
+
+@callback
+def async_add_new_entities[KeyT: Hashable](
+    entry: MeterLinkConfigEntry,
+    coordinator: DataUpdateCoordinator[Any],
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    keys_fn: Callable[[], Mapping[KeyT, Hashable] | None],
+    factory: Callable[[KeyT], Iterable[Entity]],
+    *,
+    subentry_of: Callable[[KeyT], str] | None = None,
+    forget_missing: bool = False,
+) -> None:
+    """Add the entities of every key the data has, now and whenever a key (re)appears.
+
+    `keys_fn` maps each current key to its generation: a key whose generation changed (a device
+    deleted by the user that came back) gets its entities again; None means the data says
+    nothing new (a failed refresh), so nothing is added or forgotten. With `forget_missing`, a key
+    that left is forgotten, so it gets entities again when it returns (a meter re-added to a
+    bus). With `subentry_of`, each key's entities belong to that subentry.
+    """
+    added: dict[KeyT, Hashable] = {}
+
+    @callback
+    def _add_new() -> None:
+        if (current := keys_fn()) is None:
+            return
+        new: list[Entity] = []
+        for key, generation in current.items():
+            if key in added and added[key] == generation:
+                continue
+            added[key] = generation
+            if subentry_of is None:
+                new.extend(factory(key))
+            else:
+                async_add_entities(factory(key), config_subentry_id=subentry_of(key))
+        if new:
+            async_add_entities(new)
+        if forget_missing:
+            for key in set(added) - set(current):
+                del added[key]
+
+    _add_new()
+    entry.async_on_unload(coordinator.async_add_listener(_add_new))

@@ -8,11 +8,16 @@ transport narrows the entry's runtime data with `runtime_of`.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigFlowResult,
+    ConfigSubentryFlow,
+    OptionsFlow,
+)
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -40,14 +45,37 @@ type MeterLinkConfigEntry = ConfigEntry[MeterLinkRuntimeData]
 type PlatformSetup = Callable[[MeterLinkConfigEntry, AddConfigEntryEntitiesCallback], None]
 
 
+# A flow step of the connection's mixin, called on the config flow (`step(flow, data)`).
+type FlowStep = Callable[[Any, Mapping[str, Any]], Awaitable[ConfigFlowResult]]
+type OptionalFlowStep = Callable[[Any, dict[str, Any] | None], Awaitable[ConfigFlowResult]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectionFlow:
+    """The config-flow side of a connection type; `config_flow` dispatches through it.
+
+    The menu option is the connection id, and the flow's mixin has a step of that name.
+    """
+
+    reauth: FlowStep
+    reconfigure: OptionalFlowStep
+    options_flow: type[OptionsFlow]
+    subentry_flows: Mapping[str, type[ConfigSubentryFlow]] = field(default_factory=dict)
+
+
 @dataclass(frozen=True, slots=True)
 class Connection:
-    """How `__init__` sets up and tears down one connection type."""
+    """Everything the shared code needs of one connection type; its family module makes it."""
 
+    # The stored connection id (entry data "connection"); never changes.
+    connection_id: str
     # Opens the connection, reads once (raising ConfigEntryNotReady / ConfigEntryAuthFailed)
     # and returns the runtime data; the platforms are forwarded afterwards.
     async_setup: Callable[[HomeAssistant, MeterLinkConfigEntry], Awaitable[MeterLinkRuntimeData]]
-    platforms: tuple[Platform, ...]
+    # The platforms this connection has entities on, each with how it adds them.
+    platforms: Mapping[Platform, PlatformSetup]
+    # Its config-flow steps, options flow and subentry flows.
+    flow: ConnectionFlow
     # Whether a device of this entry may be deleted by the user (it is no longer reported).
     can_remove_device: Callable[[MeterLinkConfigEntry, str], bool] = lambda _entry, _ident: False
 
@@ -67,13 +95,3 @@ def runtime_of[RuntimeT: MeterLinkRuntimeData](
         msg = f"{entry.title} is a {connection_of(entry)} entry, not {kind.__name__}"
         raise TypeError(msg)
     return runtime
-
-
-def setup_platform(
-    setups: dict[str, PlatformSetup],
-    entry: MeterLinkConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    """Run the platform's setup for the entry's connection type, if it has entities there."""
-    if (setup := setups.get(connection_of(entry))) is not None:
-        setup(entry, async_add_entities)

@@ -225,7 +225,9 @@ def start_simulators(logs: Path) -> Simulators:
         logs,
         "push3-2",
     )
-    # Lines: `ekm-rs485 tcp URL`, `smartmac http URL`, `push3 http HOST key KEY`.
+    egauge = start_simulator("egauge", ["--https", *any_port], logs)
+    # Lines: `ekm-rs485 tcp URL`, `smartmac http URL`, `push3 http HOST key KEY`,
+    # `egauge https HOST`.
     smartmac_host = smartmac[0].split()[2].removeprefix("http://").split("/", 1)[0]
     push3_words, spare_words = push3[0].split(), spare_push3[0].split()
     endpoints = demo.DemoEndpoints(
@@ -237,6 +239,7 @@ def start_simulators(logs: Path) -> Simulators:
         smartmac_pin=SMARTMAC_PIN,
         push3_host=push3_words[2],
         push3_gateway_key=push3_words[4],
+        egauge_host=egauge[0].split()[2],
     )
     return Simulators(
         demo=endpoints,

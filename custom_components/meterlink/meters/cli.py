@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NoReturn
 
+from .egauge.cli import EGAUGE_EXIT_CODES
+from .egauge.cli import register as register_egauge
 from .ekm import commands
 from .ekm.bus import BusTiming, EkmBus
 from .ekm.commands import Command, login_frame
@@ -336,6 +338,7 @@ FAMILIES: tuple[Family, ...] = (
     ),
     Family("push", "EKM Push cloud", register_push, PUSH_EXIT_CODES),
     Family("push3", "EKM Push3 gateway on the LAN", register_push3, PUSH3_EXIT_CODES),
+    Family("egauge", "eGauge meters over the WebAPI", register_egauge, EGAUGE_EXIT_CODES),
 )
 
 

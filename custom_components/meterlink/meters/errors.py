@@ -16,6 +16,14 @@ class MeterConnectionError(MeterError):
     """The port, bridge or host cannot be reached or went away."""
 
 
+class MeterBusInUseError(MeterConnectionError):
+    """Another open bus client already talks to this port or bridge (perhaps by another URL).
+
+    RS-485 carries one exchange at a time: two clients on one wire would interleave frames, so
+    the second one is refused instead of connected.
+    """
+
+
 class MeterTimeoutError(MeterError):
     """The device did not answer (completely) in time."""
 
@@ -46,6 +54,14 @@ class MeterRateLimitError(MeterError):
 
 class MeterAuthError(MeterError):
     """The device refused the password, PIN or key."""
+
+
+class MeterNotAuthorizedError(MeterAuthError):
+    """An MQTT broker refused the connection (CONNACK "not authorised" or "bad username").
+
+    Its own type because a refused stream is not a refused API key: the same key may still
+    poll, so callers keep polling and tell the user instead of starting a reauth.
+    """
 
 
 class MeterCommandError(MeterError):
@@ -86,3 +102,11 @@ class MeterServerError(MeterConnectionError):
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class MissingSaveRightError(MeterPermissionError):
+    """The user may read the meter but lacks the `save` right that every command needs (eGauge).
+
+    Its own type because the answer to it is not a new password but another user, and because
+    a reading integration should hide the commands instead of failing.
+    """

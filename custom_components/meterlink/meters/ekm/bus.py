@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -30,9 +32,11 @@ from ..errors import (
     MeterUnsupportedError,
 )
 from .commands import Command, login_frame
+from .endpoint import claim, endpoint_ids, release
 from .frames import (
     ACK,
     CLOSE_FRAME,
+    STX,
     decode_response,
     normalize_address,
     read_request,
@@ -45,6 +49,7 @@ _LOGGER = logging.getLogger(__name__)
 
 _READ_CHUNK = 4096
 _CLOSE_TIMEOUT = 2.0
+_SETTLE_ROUNDS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +112,9 @@ class _Link:
     ) -> None:
         self.buffer = bytearray()
         self.lost: str | None = None
+        # An exchange was abandoned (cancelled, or its answer broke off): a late answer may
+        # still be on the wire, so the next exchange first waits for the line to go quiet.
+        self.dirty = False
         self._reader = reader
         self._writer = writer
         self._stats = stats
@@ -156,6 +164,23 @@ class _Link:
     def check(self) -> None:
         if self.lost is not None:
             raise MeterConnectionError(self.lost)
+
+    async def settle(self, quiet: float) -> bool:
+        """After an abandoned exchange: drop bytes until `quiet` seconds pass in silence.
+
+        Returns whether the line was dirty. Bounded, so a babbling line costs a few quiet
+        periods rather than the bus.
+        """
+        if not self.dirty:
+            return False
+        for _ in range(_SETTLE_ROUNDS):
+            self.buffer.clear()
+            self.arm()
+            if not await self.wait(quiet):
+                break
+        self.buffer.clear()
+        self.dirty = False
+        return True
 
     async def close(self) -> None:
         if self.lost is None:
@@ -214,6 +239,7 @@ class EkmBus:
     async def close(self) -> None:
         """Close the port; a later call reopens it. Wakes a call waiting on the bus."""
         link, self._link = self._link, None
+        release(self)
         if link is not None:
             await link.close()
 
@@ -314,9 +340,13 @@ class EkmBus:
             raise MeterAuthError(msg)
 
     async def _end_session(self) -> None:
-        """Send the close frame so no meter stays open; nothing answers it."""
+        """Send the close frame so no meter stays open; nothing answers it.
+
+        After an abandoned exchange the close frame waits for the next call's `settle`:
+        sent now, it would collide with the answer still on the wire.
+        """
         link = self._link
-        if link is None or link.lost is not None:
+        if link is None or link.lost is not None or link.dirty:
             return
         try:
             await link.send(CLOSE_FRAME)
@@ -358,6 +388,7 @@ class EkmBus:
             self._link = None
             self._was_lost = True
             await link.close()
+        claim(self, await endpoint_ids(self.url), self.url)
         try:
             async with asyncio.timeout(self.connect_timeout):
                 reader, writer = await serialx.open_serial_connection(
@@ -369,8 +400,12 @@ class EkmBus:
                     connect_timeout=self.connect_timeout,
                 )
         except (OSError, TimeoutError, ValueError, serialx.SerialException) as err:
+            release(self)
             msg = f"cannot open {self.url}: {err.__class__.__name__}: {err}"
             raise MeterConnectionError(msg) from err
+        except BaseException:
+            release(self)
+            raise
         if self._was_lost:
             self.stats.reconnects += 1
             self._was_lost = False
@@ -386,10 +421,16 @@ class EkmBus:
         frame may follow the garbage.
         """
         loop = asyncio.get_running_loop()
+        await self._settle(link)
         link.buffer.clear()  # stale bytes from an earlier, abandoned answer
-        await link.send(request)
-        self.stats.requests += 1
-        deadline = loop.time() + self.timing.response_timeout(len(request), FRAME_LENGTH)
+        with _abandoned_marks(link):
+            await link.send(request)
+            self.stats.requests += 1
+            deadline = loop.time() + self.timing.response_timeout(len(request), FRAME_LENGTH)
+            return await self._await_frame(link, request, deadline)
+
+    async def _await_frame(self, link: _Link, request: bytes, deadline: float) -> bytes:
+        loop = asyncio.get_running_loop()
         rejected: MeterFrameError | None = None
         started = False
         while True:
@@ -418,20 +459,61 @@ class EkmBus:
             raise MeterTimeoutError(msg)
 
     async def _exchange_ack(self, link: _Link, frame: bytes) -> bool:
-        """Send a P1/W1 frame; True when the meter answers ACK. Never logs the frame."""
+        """Send a P1/W1 frame; True when the meter answers ACK. Never logs the frame.
+
+        The answer is one byte (ekm.md §1: "a lone 0x06"). Only an ACK that is the first byte
+        after the request counts: a 0x06 inside a late 255-byte answer (its CRC, say) is no
+        acknowledgement, and whole late frames in front of the answer are dropped.
+        """
         loop = asyncio.get_running_loop()
+        await self._settle(link)
         link.buffer.clear()
-        await link.send(frame)
-        self.stats.requests += 1
-        deadline = loop.time() + self.timing.response_timeout(len(frame), 1)
-        started = False
-        while True:
-            link.arm()
-            if ACK in link.buffer:
-                link.buffer.clear()
-                return True
-            started = started or bool(link.buffer)
-            link.check()
-            remaining = deadline - loop.time()
-            if not await link.wait(min(remaining, self.timing.gap) if started else remaining):
-                return False
+        with _abandoned_marks(link):
+            await link.send(frame)
+            self.stats.requests += 1
+            deadline = loop.time() + self.timing.response_timeout(len(frame), 1)
+            started = False
+            while True:
+                link.arm()
+                verdict = _ack_verdict(link.buffer)
+                if verdict is not None:
+                    link.buffer.clear()
+                    return verdict
+                started = started or bool(link.buffer)
+                link.check()
+                remaining = deadline - loop.time()
+                if not await link.wait(min(remaining, self.timing.gap) if started else remaining):
+                    if link.buffer:
+                        link.dirty = True  # part of a late frame: let it pass first
+                    return False
+
+    async def _settle(self, link: _Link) -> None:
+        """Wait out a late answer of an abandoned exchange, then close whatever it opened."""
+        quiet = self.timing.response_timeout(0, FRAME_LENGTH)
+        if await link.settle(quiet):
+            _LOGGER.debug("waited for a late answer to pass on %s", self.url)
+            await link.send(CLOSE_FRAME)
+
+
+def _ack_verdict(buffer: bytearray) -> bool | None:
+    """True for an ACK, False for any other answer, None while undecided.
+
+    Whole late frames (STX + 254 bytes) at the front are dropped; a partial one waits.
+    """
+    while buffer and buffer[0] == STX:
+        if len(buffer) < FRAME_LENGTH:
+            return None
+        del buffer[:FRAME_LENGTH]
+    if not buffer:
+        return None
+    return buffer[0] == ACK
+
+
+@contextmanager
+def _abandoned_marks(link: _Link) -> Iterator[None]:
+    """Mark the link dirty when the caller gives up on an exchange (task cancellation)."""
+    try:
+        yield
+    except asyncio.CancelledError:
+        link.dirty = True
+        raise

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from ..errors import InvalidParameterError
 from .crc import ekm_crc
-from .reading import MeterVersion
+from .reading import AUTO_RESET_INTERVALS, DEMAND_PERIOD_MINUTES, MeterVersion
 
 SOH = b"\x01"
 STX = b"\x02"
@@ -21,8 +21,9 @@ ETX = b"\x03"
 
 CT_RATIOS = (100, 200, 400, 600, 800, 1000, 1200, 1500, 2000, 3000, 4000, 5000)
 PULSE_OUTPUT_RATIOS = (1, 2, 4, 5, 8, 10, 16, 20, 25, 40, 50, 80, 100, 200, 400, 800, 1600)
-DEMAND_PERIODS = {15: "1", 30: "2", 60: "3"}
-AUTO_RESET = {"off": "0", "monthly": "1", "weekly": "2", "daily": "3", "hourly": "4"}
+# The settings the meter reports, as written: minutes -> code and interval name -> code.
+DEMAND_PERIODS = {minutes: str(code) for code, minutes in DEMAND_PERIOD_MINUTES.items()}
+AUTO_RESET = {name: str(code) for code, name in AUTO_RESET_INTERVALS.items()}
 MAX_RELAY_SECONDS = 9999
 LCD_ITEM_CODES = range(1, 52)
 
@@ -43,11 +44,6 @@ def login_frame(password: str) -> bytes:
 def write_frame(code: str, data: str) -> bytes:
     """W1: write setting `code` (two characters) with ASCII `data`."""
     return _framed(b"W1", f"00{code}({data})".encode("ascii"))
-
-
-def read_setting_frame(code: str) -> bytes:
-    """R1: ask for a settings block (schedules, holidays, monthly history)."""
-    return _framed(b"R1", f"00{code}()".encode("ascii"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,13 +157,7 @@ def schedule(number: int, periods: Sequence[tuple[int, int, int]]) -> Command:
     if len(periods) > 4:
         msg = "a schedule has at most 4 periods"
         raise InvalidParameterError(msg)
-    parts = []
-    for hour, minute, tariff in periods:
-        _int_in("hour", hour, 0, 23)
-        _int_in("minute", minute, 0, 59)
-        _int_in("tariff", tariff, 1, 4)
-        parts.append(f"{hour:02d}{minute:02d}{tariff:02d}")
-    data = "".join(parts).ljust(48, "0")
+    data = _triples(periods, (("hour", 0, 23), ("minute", 0, 59), ("tariff", 1, 4)))
     return Command(f"7{number - 1}", data, f"set schedule {number}")
 
 
@@ -176,13 +166,20 @@ def seasons(entries: Sequence[tuple[int, int, int]]) -> Command:
     if len(entries) > 4:
         msg = "there are at most 4 seasons"
         raise InvalidParameterError(msg)
+    data = _triples(entries, (("month", 1, 12), ("day", 1, 31), ("schedule", 1, 6)))
+    return Command("80", data, "set seasons")
+
+
+def _triples(
+    entries: Sequence[tuple[int, int, int]], ranges: tuple[tuple[str, int, int], ...]
+) -> str:
+    """Checked (a, b, c) entries as two digits each, zero-padded to the 48-character block."""
     parts = []
-    for month, day, schedule_number in entries:
-        _int_in("month", month, 1, 12)
-        _int_in("day", day, 1, 31)
-        _int_in("schedule", schedule_number, 1, 6)
-        parts.append(f"{month:02d}{day:02d}{schedule_number:02d}")
-    return Command("80", "".join(parts).ljust(48, "0"), "set seasons")
+    for entry in entries:
+        for (name, low, high), value in zip(ranges, entry, strict=True):
+            _int_in(name, value, low, high)
+        parts.append("".join(f"{value:02d}" for value in entry))
+    return "".join(parts).ljust(48, "0")
 
 
 def holidays(dates: Sequence[tuple[int, int]]) -> Command:

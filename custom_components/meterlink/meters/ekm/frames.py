@@ -169,16 +169,7 @@ def _add_calculated(values: dict[str, FieldValue], block: Block) -> None:
     """EKM's calculated fields: signed per-line and total watts from State_Watts_Dir (v4 A)."""
     if block is not Block.V4A:
         return
-    reading = EkmReading("", MeterVersion.V4, values)
-    total = 0
-    for line in (1, 2, 3):
-        sign = reading.line_direction(line)
-        watts = reading.number(f"RMS_Watts_Ln_{line}")
-        if sign is None or watts is None:
-            return
-        values[f"Net_Calc_Watts_Ln_{line}"] = sign * int(watts)
-        total += sign * int(watts)
-    values["Net_Calc_Watts_Tot"] = total
+    values.update(EkmReading("", MeterVersion.V4, values).net_watts())
 
 
 def encode_response(block: Block, values: Mapping[str, FieldValue], *, kwh_scale: int = 1) -> bytes:

@@ -7,7 +7,7 @@ every transport and every entity agrees on them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -133,17 +133,14 @@ class EkmReading:
     @property
     def import_kwh(self) -> float | None:
         """Energy imported from the grid: kWh_Tot counts both directions."""
-        total, reverse = self.number("kWh_Tot"), self.number("Rev_kWh_Tot")
-        if total is None or reverse is None:
-            return None
-        return _round_like(total - reverse, total, reverse)
+        return self.difference("kWh_Tot", "Rev_kWh_Tot")
 
-    def line_import_kwh(self, line: int) -> float | None:
-        """Per-line forward energy (v4): kWh_Ln_n minus Rev_kWh_Ln_n."""
-        total, reverse = self.number(f"kWh_Ln_{line}"), self.number(f"Rev_kWh_Ln_{line}")
-        if total is None or reverse is None:
+    def difference(self, total: str, reverse: str) -> float | None:
+        """`total` - `reverse` (say kWh_Ln_1 - Rev_kWh_Ln_1), rounded to their decimals."""
+        minuend, subtrahend = self.number(total), self.number(reverse)
+        if minuend is None or subtrahend is None:
             return None
-        return _round_like(total - reverse, total, reverse)
+        return _round_like(minuend - subtrahend, minuend, subtrahend)
 
     def line_direction(self, line: int) -> int | None:
         """+1 when line `line` imports, -1 when it exports, None when unknown (v3)."""
@@ -151,6 +148,22 @@ class EkmReading:
         if directions is None:
             return None
         return 1 if directions[line - 1] == "F" else -1
+
+    def net_watts(self) -> Iterator[tuple[str, int]]:
+        """EKM's calculated `Net_Calc_Watts_Ln_n` (signed by State_Watts_Dir), then `_Tot`.
+
+        Stops at the first line without a direction or watts, so the total only comes when
+        every line is known.
+        """
+        total = 0
+        for line in (1, 2, 3):
+            sign = self.line_direction(line)
+            watts = self.number(f"RMS_Watts_Ln_{line}")
+            if sign is None or watts is None:
+                return
+            yield f"Net_Calc_Watts_Ln_{line}", sign * int(watts)
+            total += sign * int(watts)
+        yield "Net_Calc_Watts_Tot", total
 
     def relay_closed(self, relay: int) -> bool | None:
         """Whether output relay 1 or 2 is closed (on), from State_Out (v4)."""

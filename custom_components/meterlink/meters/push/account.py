@@ -2,9 +2,11 @@
 
 `GET {account}/account/api/account?key=K` (ekm.md §2.1; seed 003: "information for accounts
 and devices"; a gateway key sees only its gateway). EKM does not publish the answer's layout;
-the one known sample is `{"gateways": [{"name": ..., "meters": [...]}]}`, so the parser accepts
-the plausible spellings (devices as strings, numbers or objects; `mac`/`MAC_Addr`/`id`;
-`iostacks`/`ioStacks`) and refuses only an answer that names no gateway and no device.
+working public clients read top-level `gateways` whose items carry `mac_address` and `name`,
+top-level `meters` of `{"address": ...}` objects, and (from `/account/api/gateway`) meters
+nested in the gateway (vendor-evidence.md A1). The parser takes those and the other plausible
+spellings (devices as strings, numbers or objects; `mac`/`id`; `iostacks`/`ioStacks`), and
+refuses only an answer that names no gateway and no device.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from .status import cloud_document
 
 DEFAULT_ACCOUNT_URL = "https://api.ekmpush.com"
 ACCOUNT_PATH = "/account/api/account"
-_MAC_KEYS = ("mac", "mac_addr", "gateway_mac", "gateway", "id", "gateway_id")
+# `mac_address` is what working public clients read (vendor-evidence.md A1); the rest are
+# plausible spellings kept for safety.
+_MAC_KEYS = ("mac_address", "mac", "mac_addr", "gateway_mac", "gateway", "id", "gateway_id")
 _NAME_KEYS = ("name", "gateway_name", "label")
 _DEVICE_KEYS = ("meter", "address", "device", "id", "device_id", "iostack", "number")
 _METER_LISTS = ("meters",)

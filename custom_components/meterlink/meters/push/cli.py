@@ -31,12 +31,14 @@ from ..errors import (
     MeterTimeoutError,
 )
 from .client import PushClient
-from .device_api import AnswerTimeoutError
-from .device_cli import add_device_actions
+from .history_cli import add_history_action
 from .models import PushInventory, PushReadings
 from .push3 import Push3Client, gateway_unique_id
 from .realtime import DEFAULT_API_URL
+from .settings.cli import add_device_actions
+from .settings.client import AnswerTimeoutError
 from .status import PushInvalidMeterError, PushNoDataError, PushQueryError
+from .stream_cli import add_stream_action
 from .triggers import TriggerNotFoundError
 
 KEY_ENVIRONMENT = "EKM_PUSH_KEY"
@@ -94,6 +96,8 @@ def register_push(subparsers: argparse._SubParsersAction[Any]) -> None:
     discover = actions.add_parser("discover", parents=[common], help="gateways and devices")
     discover.set_defaults(handler=handle_push_discover)
     add_device_actions(actions)  # command, triggers (Device Settings and Trigger APIs)
+    add_stream_action(actions, _key_option)  # stream (MQTT)
+    add_history_action(actions, _key_option)  # hourly energy (Summary API)
 
 
 def register_push3(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -180,6 +184,16 @@ def _print_readings(readings: PushReadings, as_json: bool) -> None:
         print(json.dumps(readings_as_json(readings)))
     else:
         print(_readings_table(readings))
+    for address, why in readings.missing.items():
+        print(f"note: {address}: {why}", file=sys.stderr)
+
+
+def print_stream_message(readings: PushReadings, *, as_json: bool) -> None:
+    """One MQTT message as `read` prints a poll (one line with --json), then flushed."""
+    if as_json:
+        print(json.dumps(readings_as_json(readings)), flush=True)
+    else:
+        print(_readings_table(readings) or "(no good read in this message)", flush=True)
     for address, why in readings.missing.items():
         print(f"note: {address}: {why}", file=sys.stderr)
 

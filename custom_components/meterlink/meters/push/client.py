@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import aiohttp
 
-from ..errors import MeterApiError, MeterFrameError, MeterRateLimitError
+from ..budget import Clock, RequestBudget, Sleep
+from ..errors import MeterApiError, MeterFrameError
+from ..http import rate_limit_error
 from .account import DEFAULT_ACCOUNT_URL, account_url, interpret_account
 from .models import PushInventory, PushReadings
 from .realtime import (
@@ -28,15 +30,12 @@ from .realtime import (
     normalize_base_url,
     readmeter_url,
 )
-from .status import PushInvalidMeterError, PushNoDataError, rate_limit_error
+from .status import DEFAULT_RETRY_AFTER, PushInvalidMeterError, PushNoDataError
 from .transport import Answer, get
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_WAIT = 15.0
 """Longest a call waits for the rate limit by default before raising MeterRateLimitError."""
-
-type Clock = Callable[[], float]
-type Sleep = Callable[[float], Awaitable[None]]
 
 
 class PushClient:
@@ -62,9 +61,7 @@ class PushClient:
         self._timeout = request_timeout
         self._max_url_length = max_url_length
         self._max_wait = max_wait
-        self._clock = clock
-        self._sleep = sleep
-        self._not_before = -float("inf")
+        self._budget = RequestBudget("EKM Push", clock=clock, sleep=sleep)
         self._lock = asyncio.Lock()
         self.requests_sent = 0
 
@@ -75,7 +72,7 @@ class PushClient:
 
     def seconds_until_allowed(self) -> float:
         """How long the service asked us to wait before the next request (0: go ahead)."""
-        return max(0.0, self._not_before - self._clock())
+        return self._budget.seconds_until_allowed()
 
     def batches(self, addresses: Iterable[str], *, count: int = 1) -> list[tuple[str, ...]]:
         """The request batches `read(addresses)` would send."""
@@ -160,7 +157,7 @@ class PushClient:
         async with self._lock:
             attempts = 0
             while True:
-                await self._wait_turn()
+                await self._budget.wait_turn(self._max_wait)
                 self.requests_sent += 1
                 attempts += 1
                 answer = await get(
@@ -168,20 +165,13 @@ class PushClient:
                 )
                 if answer.status != 429:
                     return answer
-                error = rate_limit_error(answer.retry_after, now=time.time(), what=what)
+                error = rate_limit_error(
+                    answer.retry_after, now=time.time(), what=what, default=DEFAULT_RETRY_AFTER
+                )
                 wait = error.retry_after or 0.0
-                self._not_before = self._clock() + wait
+                self._budget.back_off(wait)
                 if attempts >= 2 or wait > self._max_wait:
                     raise error
-
-    async def _wait_turn(self) -> None:
-        wait = self.seconds_until_allowed()
-        if wait <= 0:
-            return
-        if wait > self._max_wait:
-            msg = f"request not sent: EKM Push accepts the next one in {wait:.0f} s"
-            raise MeterRateLimitError(msg, retry_after=wait)
-        await self._sleep(wait)
 
 
 def named_devices(message: str, batch: Sequence[str]) -> tuple[str, ...]:

@@ -9,13 +9,13 @@ no values at all: a failed read is never shown as zeros.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..ekm.layout import LAYOUTS, Kind
 from ..ekm.reading import EkmReading, FieldValue, MeterVersion, power_factor_code
+from ..json import number
 from .models import TIMESTAMP_FIELD, IoStackReading, PushMeterReading
 
 # Every EKM meter field the RS-485 decoder produces, with the kind that decides its type.
@@ -31,41 +31,18 @@ NET_WATTS_FIELDS = frozenset({*(f"Net_Calc_Watts_Ln_{n}" for n in LINES), "Net_C
 # Only a v4 meter reports these; they tell v4 from v3 when the read does not say.
 _V4_MARKERS = frozenset({"kWh_Scale", "State_Watts_Dir", "kWh_Ln_1", "Reactive_Energy_Tot"})
 _METER_MARKERS = frozenset({"kWh_Tot", "RMS_Volts_Ln_1", "Meter_Time", "kWh_Tariff_1"})
+# Fields only an ioStack has (ekm.md §2.6): analog, 1-Wire, numbered I/O, a fourth counter.
+_IOSTACK_MARKER_RE = re.compile(r"(?:AI|OneWire_Temp|State_Out|State_In)_[0-9]{1,2}|Pulse_Cnt_4")
 RELIABILITY_FIELD = "Reliability_Ratio"
 _DROPPED = frozenset({"Good", "Request_Type"})
 # Identifiers and clock texts that merely look numeric ("1c" is hex, "10" a firmware code).
 _TEXT_FIELDS = frozenset({"Model", "Firmware", "Meter", "Meter_Address", "Date", "Time"})
 
-_NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")
-_INTEGER_RE = re.compile(r"[+-]?[0-9]+")
 # "0.83 C" (cloud, Push3), "C083" / " 100" (RS-485 raw), or a bare "0.83".
 _COS_THETA_RE = re.compile(r"\s*([0-9]*\.?[0-9]+)\s*([LClc]?)\s*")
 _COS_THETA_RAW_RE = re.compile(r"([LC ])([0-9]{3})")
 _ADDRESS_RE = re.compile(r"[0-9]{1,12}")
 _MAX_TEXT = 64  # longest string value kept from a read
-
-
-def number(value: object) -> int | float | None:
-    """A JSON value as a number: ints stay ints, numeric strings are parsed, the rest is None.
-
-    Only plain decimal notation is accepted ("12", "-3.5", "1e3"); "nan", "inf", "0x1f",
-    underscores and non-ASCII digits are refused, so garbage never becomes a value.
-    """
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    if len(text) > 40 or not _NUMBER_RE.fullmatch(text):
-        return None
-    if _INTEGER_RE.fullmatch(text):
-        return int(text)
-    parsed = float(text)
-    return parsed if math.isfinite(parsed) else None
 
 
 def device_address(value: object) -> str | None:
@@ -101,11 +78,16 @@ def looks_like_meter(read: Mapping[str, Any], protocol: object = None) -> bool:
     """Whether a read is an Omnimeter's (EKM field names) rather than an ioStack's.
 
     The cloud says so in the ReadSet's `Protocol` ("v3", "v4", "v5"); the Push3 LAN answer does
-    not, so its field names decide.
+    not, so its field names decide. What an ioStack's `Protocol` says is undocumented, and one
+    may say "v4": a "v<N>" read carrying only ioStack fields (`AI_n`, `State_Out_n`, ...; no
+    meter field) is an ioStack's.
     """
+    has_meter_fields = any(name in read for name in _METER_MARKERS)
     if isinstance(protocol, str) and protocol.strip():
-        return re.fullmatch(r"v[0-9]+", protocol.strip().lower()) is not None
-    return any(name in read for name in _METER_MARKERS)
+        if re.fullmatch(r"v[0-9]+", protocol.strip().lower()) is None:
+            return False
+        return has_meter_fields or not any(_IOSTACK_MARKER_RE.fullmatch(str(n)) for n in read)
+    return has_meter_fields
 
 
 def version_of(read: Mapping[str, Any], protocol: object = None) -> MeterVersion:
@@ -253,7 +235,10 @@ def _cos_theta(name: str, raw: object) -> dict[str, FieldValue]:
     """`Cos_Theta_Ln_n` and the matching `Power_Factor_Ln_n`, exactly as RS-485 decodes them."""
     line = name.rsplit("_", 1)[1]
     if isinstance(raw, int | float) and not isinstance(raw, bool):
-        value, kind = float(raw), " "
+        number_value = number(raw)
+        if number_value is None:
+            return {}
+        value, kind = float(number_value), " "
     elif isinstance(raw, str) and (match := _COS_THETA_RAW_RE.fullmatch(raw)):
         value, kind = int(match.group(2)) / 100, match.group(1)
     elif isinstance(raw, str) and (match := _COS_THETA_RE.fullmatch(raw)):
@@ -288,18 +273,9 @@ def _net_watts(
         return
     if version is not MeterVersion.V4:
         return
-    reading = EkmReading("", version, values)
-    total = 0
-    computed: dict[str, FieldValue] = {}
-    for line in LINES:
-        sign = reading.line_direction(line)
-        watts = reading.number(f"RMS_Watts_Ln_{line}")
-        if sign is None or watts is None:
-            return
-        computed[f"Net_Calc_Watts_Ln_{line}"] = sign * int(watts)
-        total += sign * int(watts)
-    values.update(computed)
-    values["Net_Calc_Watts_Tot"] = total
+    computed = dict(EkmReading("", version, values).net_watts())
+    if "Net_Calc_Watts_Tot" in computed:  # all three lines, or none of them
+        values.update(computed)
 
 
 def _keep_generic(values: dict[str, FieldValue], name: str, raw: object) -> None:

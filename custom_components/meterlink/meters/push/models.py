@@ -9,6 +9,7 @@ ioStacks have no documented field list, so their reading keeps every field it wa
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -88,6 +89,8 @@ class IoStackReading:
         value = self.fields.get(name)
         if isinstance(value, bool) or not isinstance(value, int | float):
             return None
+        if isinstance(value, int):  # math.isfinite would overflow on a huge integer
+            return value if abs(value) <= sys.float_info.max else None
         return value if math.isfinite(value) else None
 
     @property

@@ -22,11 +22,12 @@ from urllib.parse import quote
 import aiohttp
 
 from ..errors import InvalidParameterError, MeterAuthError, MeterFrameError, MeterServerError
-from ..smartmac.protocol import normalize_host
+from ..http import normalize_host
+from ..json import decode
 from .fields import device_address, iostack_reading, looks_like_meter, meter_reading, newest
 from .models import IoStackReading, PushMeterReading, PushReadings
 from .realtime import MAX_COUNT, check_key
-from .status import decode_json, error_for_status
+from .status import cloud_status_error
 from .transport import get
 
 DEFAULT_TIMEOUT = 10.0
@@ -52,18 +53,18 @@ def interpret_push3(
     """
     if status == 500:
         try:
-            decode_json(body)
+            decode(body)
         except MeterFrameError:
             msg = "the Push3 refused the key (HTTP 500 with an error page)"
             raise MeterAuthError(msg) from None
         raise MeterServerError("the Push3 failed (HTTP 500)", status=500)
-    early = error_for_status(status, retry_after=retry_after, now=now, what="the Push3")
+    early = cloud_status_error(status, retry_after=retry_after, now=now, what="the Push3")
     if early is not None:
         raise early
     if status != 200:
         msg = f"the Push3 answered HTTP {status}"
         raise MeterFrameError(msg)
-    return parse_push3(decode_json(body))
+    return parse_push3(decode(body))
 
 
 def parse_push3(document: Any) -> PushReadings:

@@ -29,6 +29,7 @@ _DATE_TIME = re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})T([0-9]{2})([0-9]{2})([0
 _DATE = re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})")
 _BYDAY = re.compile(r"([+-]?)([0-9]{1,2})?(MO|TU|WE|TH|FR|SA|SU)")
 _INT = re.compile(r"[+-]?[0-9]{1,3}")
+_DIGITS = re.compile(r"[0-9]{1,9}")
 
 # part -> (lowest absolute value, highest, negatives allowed)
 _NUMBER_LISTS: dict[str, tuple[int, int, bool]] = {
@@ -244,7 +245,8 @@ def parse_rule(value: str) -> RecurrenceRule:
 
 
 def _positive(text: str, name: str) -> int:
-    if not text.isdigit() or len(text) > 9 or int(text) < 1:
+    # ASCII only: "²" and "①" pass isdigit() but int() refuses them.
+    if _DIGITS.fullmatch(text) is None or int(text) < 1:
         raise _fail(f"{name} is a whole number of at least 1")
     return int(text)
 

@@ -9,7 +9,6 @@ from the service pass through `redact` first: the 1200 text repeats the key.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -23,9 +22,9 @@ from ..errors import (
     MeterRateLimitError,
     MeterServerError,
 )
+from ..http import error_for_status
 from ..http import redact as redact_secrets
-from ..smartmac.protocol import parse_retry_after
-from .fields import number
+from ..json import decode, number
 
 DEFAULT_RETRY_AFTER = 60.0
 """Seconds to back off after a 429 that does not say how long (EKM publishes no limit)."""
@@ -65,44 +64,26 @@ def redact(text: str, key: str | None) -> str:
     return text if len(text) <= _MAX_QUOTED else text[: _MAX_QUOTED - 3] + "..."
 
 
-def decode_json(body: bytes | str) -> Any:
-    """The body as JSON; MeterFrameError (saying "truncated" when it is) for anything else."""
-    try:
-        text = body.decode("utf-8") if isinstance(body, bytes) else body
-    except UnicodeDecodeError:
-        msg = "the answer is not UTF-8 text"
-        raise MeterFrameError(msg) from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as err:
-        stripped = text.rstrip()
-        ended_early = err.pos >= len(stripped) or err.msg.startswith("Unterminated")
-        if stripped[:1] in {"{", "["} and ended_early:
-            msg = f"the answer is truncated JSON ({len(text)} characters)"
-        else:
-            msg = "the answer is not JSON"
-        raise MeterFrameError(msg) from None
-    except ValueError, RecursionError:
-        msg = "the answer is JSON nested or sized beyond reason"
-        raise MeterFrameError(msg) from None
-
-
-def error_for_status(
+def cloud_status_error(
     status: int,
     *,
     retry_after: str | None = None,
     now: float | None = None,
     what: str = "EKM Push",
 ) -> MeterError | None:
-    """The error an HTTP status alone decides (401/403/429/5xx), or None to read the body."""
-    if status in {401, 403}:
-        word = "unauthorized" if status == 401 else "forbidden"
-        return MeterAuthError(f"{what} refused the key ({word}, HTTP {status})")
-    if status == 429:
-        return rate_limit_error(retry_after, now=now, what=what)
-    if status >= 500:
-        return MeterServerError(f"{what} failed (HTTP {status})", status=status)
-    return None
+    """The error an HTTP status alone decides (401/403/429/5xx), or None to read the body.
+
+    EKM answers 403 for a bad key, and a 429 without Retry-After still gets a wait.
+    """
+    return error_for_status(
+        status,
+        what=what,
+        retry_after=retry_after,
+        now=now,
+        default_retry_after=DEFAULT_RETRY_AFTER,
+        forbidden_is_auth=True,
+        refuse_other=False,
+    )
 
 
 def cloud_document(
@@ -119,11 +100,11 @@ def cloud_document(
     The status decides first (401/403/429/5xx); then an error the body states, in JSON or in
     plain text; then any other HTTP error; a 2xx body that is not JSON is a MeterFrameError.
     """
-    early = error_for_status(status, retry_after=retry_after, now=now, what=what)
+    early = cloud_status_error(status, retry_after=retry_after, now=now, what=what)
     if early is not None:
         raise early
     try:
-        document = decode_json(body)
+        document = decode(body)
     except MeterFrameError:
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
         if (stated := api_error(text, status=status, key=key)) is not None:
@@ -136,17 +117,6 @@ def cloud_document(
     if status >= 400:
         raise MeterApiError(f"{what} answered HTTP {status}", status=status)
     return document
-
-
-def rate_limit_error(
-    retry_after: str | None, *, now: float | None = None, what: str = "EKM Push"
-) -> MeterRateLimitError:
-    """A 429 as an error whose `retry_after` is always set (the header's, else the default)."""
-    wait = parse_retry_after(retry_after, now=now)
-    return MeterRateLimitError(
-        f"{what} refused the request: too many requests (HTTP 429)",
-        retry_after=DEFAULT_RETRY_AFTER if wait is None else wait,
-    )
 
 
 def api_error(

@@ -19,9 +19,8 @@ MeterPermissionError, an unknown trigger TriggerNotFoundError.
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -30,24 +29,34 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from ..errors import InvalidParameterError, MeterApiError, MeterFrameError
-from .commands import (
-    JsonValue,
-    Target,
-    check_target_id,
-    command_spec,
-    normalize_gateway,
-    plain_json,
+from ..errors import (
+    InvalidParameterError,
+    MeterApiError,
+    MeterConnectionError,
+    MeterFrameError,
+    MeterPermissionError,
+    MeterRateLimitError,
+    MeterTimeoutError,
 )
-from .device_api import (
+from ..http import error_for_status
+from ..json import JsonValue, decode, plain
+from ..json import number as json_number
+from .rrule import parse_rrule
+from .settings.client import (
     DEFAULT_API_URL,
     DEFAULT_REQUEST_TIMEOUT,
     check_token,
     request_json,
     validate_api_url,
 )
-from .device_stream import error_for_status
-from .rrule import parse_rrule
+from .settings.commands import (
+    CommandSpec,
+    Target,
+    check_target_id,
+    command_spec,
+    normalize_gateway,
+    plain_json,
+)
 
 THRESHOLD_TESTS = ("==", "!=", ">=", "<=", ">", "<", "rise_eq")
 """The documented tests, plus `rise_eq`, which the vendor's own example uses."""
@@ -96,19 +105,13 @@ def check_trigger_uuid(trigger_uuid: str) -> str:
 
 
 def _number(value: object) -> float | None:
-    """A number the API may write as a string ("60"); None when it is not one."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            return None
-    else:
-        return None
-    return number if math.isfinite(number) else None
+    """A number the API may write as a string ("60"); None when it is not one.
+
+    The same rules as a meter reading's values (`meters.json.number`): an integer too large for a
+    float, "nan" or non-ASCII digits are no number, so a trigger list never fails on one.
+    """
+    number = json_number(value)
+    return None if number is None else float(number)
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,18 +245,15 @@ def _frame(message: str) -> MeterFrameError:
     return MeterFrameError(f"trigger: {message}")
 
 
-def _plain(value: Any, depth: int = 0) -> JsonValue:
-    if depth > 32:
-        raise _frame("nested too deeply")
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, list):
-        return [_plain(item, depth + 1) for item in value]
-    if isinstance(value, dict):
-        return {str(key): _plain(item, depth + 1) for key, item in value.items()}
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    raise _frame("not JSON")
+def _decode(body: bytes | str) -> Any:
+    try:
+        return decode(body)
+    except MeterFrameError as err:
+        raise _frame(str(err)) from None
+
+
+def _plain(value: object) -> JsonValue:
+    return plain(value, max_depth=32, error=_frame)
 
 
 def _parse_condition(value: object) -> Condition:
@@ -333,11 +333,7 @@ def parse_triggers(body: bytes | str | object) -> list[Trigger]:
     """A lookup answer: {"triggers": [...]} or {"trigger": {...}} (raw bytes or parsed)."""
     data: Any = body
     if isinstance(body, bytes | str):
-        try:
-            data = json.loads(body)
-        except (ValueError, RecursionError) as err:
-            msg = f"the answer is not JSON: {' '.join(str(err).split())[:200]}"
-            raise _frame(msg) from None
+        data = _decode(body)
     if isinstance(data, dict) and isinstance(data.get("triggers"), list):
         return [parse_trigger(item) for item in data["triggers"]]
     if isinstance(data, dict) and isinstance(data.get("trigger"), dict):
@@ -427,10 +423,25 @@ def validate_action(value: object) -> dict[str, JsonValue]:
         "target_id": check_target_id(spec.target, value.get("target_id")),
         "command": command,
     }
-    checked = spec.validate(params)
+    checked = _as_given(spec, params or {}, spec.validate(params))
     if checked:
         result["params"] = checked
     return result
+
+
+def _as_given(
+    spec: CommandSpec, given: Mapping[str, Any], checked: dict[str, JsonValue]
+) -> dict[str, JsonValue]:
+    """The checked parameters with the user's own spelling of case-insensitive choices.
+
+    The Trigger API documents `"relay": "relay_1"` where sendCommand documents `Relay_1`; the
+    schema accepts either, and a trigger action is sent exactly as given, never rewritten.
+    """
+    for param in spec.params:
+        original = given.get(param.name)
+        if param.case_insensitive and param.name in checked and isinstance(original, str):
+            checked[param.name] = original
+    return checked
 
 
 def _gateway_action(
@@ -441,15 +452,23 @@ def _gateway_action(
     result: dict[str, JsonValue] = {"target": "gateway", "command": command}
     if target_id is not None:
         result["target_id"] = normalize_gateway(str(target_id))
-    if command == "sendWebhook":
-        url = (params or {}).get("url")
-        parts = urlsplit(url) if isinstance(url, str) else None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
-            raise _invalid("sendWebhook needs params.url, an http(s) URL")
+    if command == "sendWebhook" and not _is_web_url((params or {}).get("url")):
+        raise _invalid("sendWebhook needs params.url, an http(s) URL")
     if params:
         checked = command_free_form(params)
         result["params"] = checked
     return result
+
+
+def _is_web_url(url: object) -> bool:
+    """An absolute http(s) URL; urlsplit raises ValueError on some (`http://[x`)."""
+    if not isinstance(url, str):
+        return False
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
 def command_free_form(params: Mapping[str, Any]) -> dict[str, JsonValue]:
@@ -558,6 +577,27 @@ class TriggerClient:
         data = await self._call("DELETE", {}, body)
         return data if isinstance(data, dict) else {}
 
+    async def may_write(self, gateway: str) -> bool | None:
+        """Whether the token is READ/WRITE, found without changing anything; None: unknown.
+
+        An empty trigger is created on the key's own gateway. READ permission "allows only GET
+        requests" (seed 001), so a READ token is refused with 403 whatever the body; a
+        READ/WRITE one gets past the permission and its empty trigger is refused as invalid
+        (400), so nothing is created. Unlike deleting a made-up trigger, the object is the
+        account's own: an OWNER token cannot be refused for ownership and be taken for a READ
+        one. MeterAuthError when the API does not know the token.
+        """
+        mac = normalize_gateway(gateway)
+        try:
+            await self._call("POST", {"gateway": mac}, {"trigger": {}})
+        except MeterPermissionError:
+            return False
+        except MeterApiError as err:
+            return True if err.status == 400 else None
+        except MeterConnectionError, MeterTimeoutError, MeterFrameError, MeterRateLimitError:
+            return None
+        return None  # created?! an API that accepts an empty trigger tells nothing
+
     @staticmethod
     def _single(data: JsonValue) -> Trigger:
         found = parse_triggers(data)
@@ -569,7 +609,7 @@ class TriggerClient:
     async def _call(
         self, method: str, query: Mapping[str, str], body: Mapping[str, Any] | None
     ) -> JsonValue:
-        status, raw = await request_json(
+        answer = await request_json(
             self._session,
             method,
             f"{self._api_url}/api/trigger",
@@ -579,16 +619,12 @@ class TriggerClient:
             secrets_=(self._key,),
             request_timeout=self._timeout,
         )
-        error = error_for_status(status, raw)
+        status, raw = answer.status, answer.body
+        error = error_for_status(status, raw, retry_after=answer.retry_after, now=time.time())
         if status == 404:
             raise TriggerNotFoundError(str(error), status=404)
         if error is not None:
             raise error
         if not raw.strip():
             return {}
-        try:
-            parsed = json.loads(raw)
-        except (ValueError, RecursionError) as err:
-            msg = f"the answer is not JSON: {' '.join(str(err).split())[:200]}"
-            raise _frame(msg) from None
-        return _plain(parsed)
+        return _plain(_decode(raw))

@@ -7,6 +7,7 @@ group. Home Assistant is never imported.
 
 from .client import SmartMacClient
 from .models import (
+    DEFAULT_RELAY_POLARITY,
     EXTENDED_INTERVAL,
     STANDARD_INTERVAL,
     RelayPolarity,
@@ -14,19 +15,24 @@ from .models import (
     SmartMacReading,
     pout_for,
     relay_on,
+    request_interval,
 )
-from .protocol import interpret_response, parse_reading, redact
+from .protocol import check_device_id, check_pin, interpret_response, parse_reading, redact
 
 __all__ = [
+    "DEFAULT_RELAY_POLARITY",
     "EXTENDED_INTERVAL",
     "STANDARD_INTERVAL",
     "RelayPolarity",
     "SmartMacClient",
     "SmartMacModel",
     "SmartMacReading",
+    "check_device_id",
+    "check_pin",
     "interpret_response",
     "parse_reading",
     "pout_for",
     "redact",
     "relay_on",
+    "request_interval",
 ]

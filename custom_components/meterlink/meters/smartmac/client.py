@@ -11,30 +11,33 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
 
 import aiohttp
 
+from ..budget import Clock, RequestBudget, Sleep
 from ..errors import (
     MeterCommandError,
+    MeterError,
     MeterFrameError,
     MeterRateLimitError,
+    MeterServerError,
+    MeterTimeoutError,
 )
-from ..http import request
+from ..http import normalize_host, request
 from .models import (
-    EXTENDED_INTERVAL,
     STANDARD_INTERVAL,
     RelayPolarity,
     SmartMacModel,
     SmartMacReading,
     pout_for,
+    relay_on,
+    request_interval,
 )
 from .protocol import (
     build_url,
     check_device_id,
     check_pin,
     interpret_response,
-    normalize_host,
 )
 
 DEFAULT_MAX_WAIT = STANDARD_INTERVAL + 5.0
@@ -45,9 +48,6 @@ MAX_BODY = 256 * 1024
 
 _MAX_REDIRECTS = 3  # a login redirect is followed so the login page can be recognised
 _MAX_SLEEP_ROUNDS = 3  # guards against a sleep function that does not move the clock
-
-type Clock = Callable[[], float]
-type Sleep = Callable[[float], Awaitable[None]]
 
 
 class SmartMacClient:
@@ -78,11 +78,10 @@ class SmartMacClient:
         self._model_hint = model_hint
         self._timeout = aiohttp.ClientTimeout(total=request_timeout)
         self._max_wait = max_wait
-        self._clock = clock
-        self._sleep = sleep
+        self._budget = RequestBudget(
+            "the device", interval=STANDARD_INTERVAL, clock=clock, sleep=sleep
+        )
         self._lock = asyncio.Lock()
-        self._last_request: float | None = None
-        self._not_before = -float("inf")
         self._extended = False
         self._last_reading: SmartMacReading | None = None
         self._holder_waiting = False
@@ -100,7 +99,7 @@ class SmartMacClient:
     @property
     def interval(self) -> float:
         """Minimum seconds between requests, as far as the device is known so far."""
-        return EXTENDED_INTERVAL if self._extended else STANDARD_INTERVAL
+        return request_interval(self._extended)
 
     @property
     def last_reading(self) -> SmartMacReading | None:
@@ -109,10 +108,7 @@ class SmartMacClient:
 
     def seconds_until_allowed(self) -> float:
         """How long a request made now would wait for the budget (0 when it may go at once)."""
-        earliest = self._not_before
-        if self._last_request is not None:
-            earliest = max(earliest, self._last_request + self.interval)
-        return max(0.0, earliest - self._clock())
+        return self._budget.seconds_until_allowed()
 
     async def read(self, *, max_wait: float | None = None) -> SmartMacReading:
         """Read all values; waits up to `max_wait` s (default: the client's) for the budget."""
@@ -121,45 +117,51 @@ class SmartMacClient:
     async def set_relay(
         self, on: bool, polarity: RelayPolarity, *, max_wait: float | None = None
     ) -> SmartMacReading:
-        """Switch the load relay with getdata&pout= and return the reading that answers it.
+        """Switch the load relay with getdata&pout= and return the reading that confirms it.
 
         `polarity` is required because the vendor doc and field reports disagree on what `pout`
-        means. When the answer cannot be read, whether the relay switched is unknown, which is
-        a MeterCommandError rather than a frame error so the caller re-reads instead of retrying
-        a command blindly.
+        means. The documented call can answer with an error although the relay switched (the
+        public client's issue #27), so an answer that is no reading (an HTTP error, a
+        timeout, an unreadable body) is checked against the next reading: only a reading that
+        shows the old state, or none at all, makes it a MeterCommandError. A refusal before
+        anything switched (PIN, 429, no connection, bad input) is raised as it is.
         """
         try:
             return await self._request(pout_for(on, polarity), max_wait)
-        except MeterFrameError as err:
-            msg = f"relay command sent but its answer was unreadable: {err}"
+        except (MeterFrameError, MeterServerError, MeterTimeoutError) as err:
+            # The device got the command (it answered, or went quiet after it): it may have
+            # switched. Anything else (refused PIN, 429, no connection) switched nothing.
+            failure = " ".join(str(err).split())
+        try:
+            reading = await self._request(None, max_wait)
+        except MeterError as err:
+            msg = f"relay command unconfirmed: {failure}; the reading after it failed: {err}"
             raise MeterCommandError(msg) from None
+        if relay_on(reading, polarity) is on:
+            return reading
+        msg = f"relay command failed: {failure}; the next reading shows the relay unchanged"
+        raise MeterCommandError(msg)
 
     async def _request(self, pout: str | None, max_wait: float | None) -> SmartMacReading:
         limit = self._max_wait if max_wait is None else max_wait
         # Checked before queueing too, so a relay command does not sit behind a poll that is
         # itself waiting a minute, only to be refused afterwards.
-        _refuse_beyond(self._projected_wait(), limit)
+        self._budget.refuse_beyond(self._projected_wait(), limit)
         async with self._lock:
-            wait = self.seconds_until_allowed()
-            _refuse_beyond(wait, limit)
             self._holder_waiting = True
             try:
-                for _ in range(_MAX_SLEEP_ROUNDS):
-                    if wait <= 0:
-                        break
-                    await self._sleep(wait)
-                    wait = self.seconds_until_allowed()
+                await self._budget.wait_turn(limit, rounds=_MAX_SLEEP_ROUNDS)
             finally:
                 self._holder_waiting = False
-            # Every attempt counts: the device may have seen a request that then failed.
-            self._last_request = self._clock()
+            self._budget.sent()
             try:
                 reading = await self._fetch(pout)
             except MeterRateLimitError as err:
                 backoff = self.interval if err.retry_after is None else err.retry_after
-                self._not_before = self._clock() + backoff
+                self._budget.back_off(backoff)
                 raise
             self._extended = reading.extended
+            self._budget.interval = self.interval
             self._last_reading = reading
             return reading
 
@@ -193,9 +195,3 @@ class SmartMacClient:
             model_hint=self._model_hint,
             pin=self._pin,
         )
-
-
-def _refuse_beyond(wait: float, limit: float) -> None:
-    if wait > limit:
-        msg = f"request not sent: the device accepts the next one in {wait:.1f} s"
-        raise MeterRateLimitError(msg, retry_after=wait)

@@ -28,14 +28,21 @@ class SmartMacModel(StrEnum):
 
 
 class RelayPolarity(StrEnum):
-    """How `pout` maps to the relay state.
+    """How `pout` maps to the relay state (the stored option values; their names are history).
 
-    The vendor doc says "0 - turn-on / 1 - turn-off", while the only public Home Assistant
-    integration treats 1 as on. Nobody has published a check against hardware, so the user picks.
+    The vendor's request text says "0 - turn-on / 1 - turn-off", but the same page annotates
+    its example answer `"pout": "0", // relay status 0-Off / 1-On`, and the only public working
+    client sent `pout=1` for on and read 1 as on for over a year without a polarity complaint
+    (vendor-evidence.md S4). So "1 = on" is the default (`DEFAULT_RELAY_POLARITY`); the other
+    reading stays available for a device that proves the request text right.
     """
 
-    VENDOR_DOC = "vendor"  # pout "0" = on, "1" = off
-    INVERTED = "inverted"  # pout "1" = on, "0" = off
+    VENDOR_DOC = "vendor"  # pout "0" = on, "1" = off: the vendor's request text
+    INVERTED = "inverted"  # pout "1" = on, "0" = off: the vendor's example answer, field use
+
+
+DEFAULT_RELAY_POLARITY = RelayPolarity.INVERTED
+"""1 = on, for sending and reading alike (see RelayPolarity)."""
 
 
 def pout_for(on: bool, polarity: RelayPolarity) -> str:
@@ -66,10 +73,10 @@ class SmartMacReading:
     extra: Mapping[str, str] = field(default_factory=dict)
     attributes: Mapping[str, str] = field(default_factory=dict)
 
-    @property
-    def min_interval(self) -> float:
-        """Seconds this device wants between requests, from what its reading says it is."""
-        return EXTENDED_INTERVAL if self.extended else STANDARD_INTERVAL
+
+def request_interval(extended: bool) -> float:
+    """Seconds a device wants between requests: an extended version needs more."""
+    return EXTENDED_INTERVAL if extended else STANDARD_INTERVAL
 
 
 def relay_on(reading: SmartMacReading, polarity: RelayPolarity) -> bool | None:

@@ -12,19 +12,19 @@ import json
 import math
 import re
 from collections.abc import Iterable
-from email.utils import parsedate_to_datetime
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from ..errors import (
     InvalidParameterError,
     MeterAddressError,
     MeterAuthError,
-    MeterConnectionError,
     MeterFrameError,
     MeterRateLimitError,
+    MeterServerError,
 )
-from ..http import REDACTED
+from ..http import REDACTED, normalize_host, parse_retry_after
 from ..http import redact as redact_secrets
+from ..json import decode
 from .models import SmartMacModel, SmartMacReading
 
 _NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?")
@@ -47,33 +47,6 @@ _TITLE_RE = re.compile(r"<title[^>]{0,100}>(.{0,200}?)</title", re.IGNORECASE | 
 _ERROR_KEY_RE = re.compile(r"err|fail|denied|unauthori|forbidden|auth|login|pass|\bpin", re.I)
 _DEVPASS_RE = re.compile(r"(devpass=)[^&\s\"'#]*", re.IGNORECASE)
 _MAX_DEVICE_TEXT = 120  # characters of a device's own error message quoted in an exception
-
-
-def normalize_host(host: str) -> str:
-    """`host` or `host:port` as the URL authority, accepting a pasted `http://host/`."""
-    text = host.strip()
-    if text.lower().startswith("http://"):
-        text = text[len("http://") :]
-    text = text.rstrip("/")
-    if (
-        not text
-        or any(char in text for char in "/?#@\\")
-        or any(char.isspace() or not char.isprintable() for char in text)
-    ):
-        msg = "the host is an IP address or name, optionally with :port"
-        raise InvalidParameterError(msg)
-    if text.count(":") > 1 and not text.startswith("["):
-        text = f"[{text}]"  # a bare IPv6 address
-    try:
-        parts = urlsplit(f"http://{text}/")
-        port = parts.port
-    except ValueError:
-        msg = "the host's port must be a number from 1 to 65535"
-        raise InvalidParameterError(msg) from None
-    if not parts.hostname or port == 0:
-        msg = "the host is an IP address or name, optionally with :port"
-        raise InvalidParameterError(msg)
-    return text
 
 
 def check_device_id(device_id: str) -> str:
@@ -130,28 +103,6 @@ def parse_number(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds from a Retry-After header (delta seconds or HTTP date), or None when unusable.
-
-    `now` (Unix seconds) is needed only for the date form; without it a date is ignored.
-    """
-    if value is None:
-        return None
-    text = value.strip()
-    seconds = parse_number(text) if "," not in text else None
-    if seconds is not None:
-        return seconds if seconds >= 0 else None
-    if now is None:
-        return None
-    try:
-        when = parsedate_to_datetime(text)
-    except TypeError, ValueError, IndexError, OverflowError:
-        return None
-    if when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - now)
-
-
 def detect_model(keys: Iterable[str], hint: SmartMacModel | None = None) -> SmartMacModel:
     """The model a key set belongs to; `hint` decides only between models the keys allow.
 
@@ -183,23 +134,9 @@ def is_extended(keys: Iterable[str]) -> bool:
     return any(_EXTENDED_KEY_RE.fullmatch(key) for key in keys)
 
 
-def decode_document(body: bytes | str) -> object:
-    """The JSON value in `body`, or MeterFrameError.
-
-    The vendor's own example puts a raw newline inside a string (the `br` separators), which
-    strict JSON forbids, so control characters in strings are accepted.
-    """
-    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
-    try:
-        return json.loads(text.removeprefix("\ufeff"), strict=False)
-    except ValueError, RecursionError:
-        msg = "the answer is not JSON"
-        raise MeterFrameError(msg) from None
-
-
 def parse_reading(body: bytes | str, *, model_hint: SmartMacModel | None = None) -> SmartMacReading:
     """Decode a getdata body into a reading, or MeterFrameError."""
-    return reading_from_json(decode_document(body), model_hint=model_hint)
+    return reading_from_json(decode(body, lenient=True), model_hint=model_hint)
 
 
 def reading_from_json(
@@ -319,9 +256,9 @@ def interpret_response(
         raise MeterRateLimitError(msg, retry_after=wait)
     if status >= 500:
         msg = f"the device answered HTTP {status}"
-        raise MeterConnectionError(msg)
+        raise MeterServerError(msg, status=status)
     try:
-        document = decode_document(body)
+        document = decode(body, lenient=True)
     except MeterFrameError:
         document = None
         decoded = False
@@ -347,9 +284,19 @@ def interpret_response(
 
 
 def _same_devid(got: str, expected: str) -> bool:
-    if got == expected.strip():
+    """Equal ids, or the same number with other leading zeros ("0172" is "172").
+
+    Compared as ASCII digit strings, never with int(): "²" passes isdigit() but not int(), and
+    int() refuses more than 4300 digits, so either would escape as a ValueError.
+    """
+    wanted = expected.strip()
+    if got == wanted:
         return True
-    return got.isdigit() and expected.strip().isdigit() and int(got) == int(expected)
+    return _is_digits(got) and _is_digits(wanted) and got.lstrip("0") == wanted.lstrip("0")
+
+
+def _is_digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
 
 
 def _device_message(document: object, pin: str | None) -> str:
@@ -398,6 +345,6 @@ def _unix_time(text: str | None) -> int | None:
     if text is None:
         return None
     cleaned = text.strip()
-    if not cleaned.isascii() or not cleaned.isdigit() or len(cleaned) > 12:
+    if not _is_digits(cleaned) or len(cleaned) > 12:
         return None
     return int(cleaned)

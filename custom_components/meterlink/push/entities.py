@@ -1,0 +1,271 @@
+"""Entities of EKM Push and Push3 entries: the shared EKM tables plus what only Push knows.
+
+A meter gets the same sensors and binary sensors as on RS-485 (the classes of `ekm.entities`),
+plus the time of its last read and a connectivity sensor that turns off when the gateway stops
+reporting it. An ioStack gets the sensors of `push.descriptions`. Entities appear as devices
+appear in the data, and a device that left (or was deleted by the user) gets entities again if
+it comes back.
+
+Every entity writes state only when what it shows changed (`_write_token`), so a poll that brings
+nothing new writes no state even with a thousand meters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any, Final
+
+from homeassistant.components.binary_sensor import BinarySensorEntity
+from homeassistant.components.sensor import SensorEntity
+from homeassistant.core import callback
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.entity import Entity
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.typing import StateType
+
+from ..const import DOMAIN
+from ..ekm import descriptions as ekm
+from ..ekm.const import MANUFACTURER_EKM
+from ..ekm.coordinator import printed_number
+from ..ekm.entities import EkmBinarySensor, EkmSensor, MeterEntityClass, meter_entities
+from ..entity import MeterLinkEntity, async_add_new_entities
+from ..meters.push import IoStackReading
+from ..runtime import MeterLinkConfigEntry
+from .coordinator import PushCoordinator, PushData, push_meter, push_runtime
+from .descriptions import (
+    GENERIC_KEY,
+    LAST_READING,
+    REPORTING,
+    IoStackBinarySensorEntityDescription,
+    IoStackSensorEntityDescription,
+    binary_sensors_for,
+    sensors_for,
+)
+from .streaming import StreamingBinarySensor
+
+type EntityFactory = Callable[[PushCoordinator, PushData, str], list[Entity]]
+
+
+def iostack_device_info(
+    coordinator: PushCoordinator, address: str, reading: IoStackReading
+) -> DeviceInfo:
+    """The device of an ioStack, linked to its gateway."""
+    info = DeviceInfo(
+        identifiers={(DOMAIN, address)},
+        manufacturer=MANUFACTURER_EKM,
+        model="ioStack",
+        name=f"ioStack {printed_number(address)}",
+        serial_number=address,
+    )
+    if (firmware := reading.fields.get("Firmware")) is not None:
+        info["sw_version"] = str(firmware)
+    if (gateway := coordinator.gateway_device_id(address)) is not None:
+        info["via_device_id"] = gateway
+    return info
+
+
+def device_info_of(coordinator: PushCoordinator, data: PushData, address: str) -> DeviceInfo:
+    """The device of a meter or ioStack in `data`."""
+    if (reading := data.meters.get(address)) is not None:
+        return coordinator.device_info(push_meter(address, reading))
+    return iostack_device_info(coordinator, address, data.iostacks[address])
+
+
+@callback
+def async_add_push_entities(
+    entry: MeterLinkConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    factory: EntityFactory,
+) -> None:
+    """Add a platform's entities for every device with a reading, now and as devices appear.
+
+    A device's generation is its epoch: one the user deleted gets entities again if it returns.
+    """
+    coordinator = push_runtime(entry).coordinator
+
+    def keys() -> dict[str, int]:
+        data: PushData | None = coordinator.data
+        if data is None:
+            return {}
+        return {address: coordinator.epoch(address) for address in data.timestamps}
+
+    async_add_new_entities(
+        entry,
+        coordinator,
+        async_add_entities,
+        keys,
+        lambda address: factory(coordinator, coordinator.data, address),
+    )
+
+
+class PushDeviceEntity(MeterLinkEntity[PushCoordinator]):
+    """An entity of one device of a key or gateway; writes state only when it changed."""
+
+    def __init__(
+        self,
+        coordinator: PushCoordinator,
+        address: str,
+        description: Any,
+        device_info: DeviceInfo,
+    ) -> None:
+        """Attach the entity to its device."""
+        super().__init__(coordinator)
+        self.entity_description = description
+        self.address = address
+        self._attr_unique_id = coordinator.entity_unique_id(address, description.key)
+        self._attr_device_info = device_info
+
+    @property
+    def data(self) -> PushData:
+        """The coordinator's latest data."""
+        return self.coordinator.data
+
+
+class PushLastReadingSensor(PushDeviceEntity, SensorEntity):
+    """When the gateway last read the device; stays available while the device is silent."""
+
+    @property
+    def available(self) -> bool:
+        """Available while the key or gateway answers and lists the device."""
+        return super().available and self.data.has(self.address)
+
+    @property
+    def native_value(self) -> datetime | None:
+        """The gateway's time stamp of the newest good read."""
+        return self.data.timestamp(self.address)
+
+    def _write_token(self) -> object:
+        return (self.data.timestamps.get(self.address), self.data.has(self.address))
+
+
+class PushReportingBinarySensor(PushDeviceEntity, BinarySensorEntity):
+    """On while the gateway reports the device; off when its newest read grows too old."""
+
+    @property
+    def available(self) -> bool:
+        """Available while the key or gateway answers and lists the device."""
+        return super().available and self.data.has(self.address)
+
+    @property
+    def is_on(self) -> bool:
+        """Whether the newest read is recent enough."""
+        return self.address not in self.data.stale
+
+    def _write_token(self) -> object:
+        return (self.data.has(self.address), self.address in self.data.stale)
+
+
+class _IoStackEntity(PushDeviceEntity):
+    """An ioStack value; unavailable while the ioStack's read is stale."""
+
+    @property
+    def available(self) -> bool:
+        """Available while the ioStack's read is fresh."""
+        return (
+            super().available
+            and self.address in self.data.iostacks
+            and self.address not in self.data.stale
+        )
+
+    @property
+    def reading(self) -> IoStackReading:
+        """The ioStack's latest read (only while available)."""
+        return self.data.iostacks[self.address]
+
+    def _write_token(self) -> object:
+        return (self.data.iostacks.get(self.address), self.address in self.data.stale)
+
+
+class IoStackSensor(_IoStackEntity, SensorEntity):
+    """A numeric ioStack field."""
+
+    entity_description: IoStackSensorEntityDescription
+
+    def __init__(
+        self,
+        coordinator: PushCoordinator,
+        address: str,
+        description: IoStackSensorEntityDescription,
+        device_info: DeviceInfo,
+    ) -> None:
+        """Name a field no table knows by the field's own name."""
+        super().__init__(coordinator, address, description, device_info)
+        if description.translation_key == GENERIC_KEY:
+            self._attr_translation_placeholders = {"field": description.field}
+
+    @property
+    def native_value(self) -> StateType:
+        """The field's value."""
+        return self.entity_description.value_fn(self.reading)
+
+
+class IoStackBinarySensor(_IoStackEntity, BinarySensorEntity):
+    """An ioStack output or input state."""
+
+    entity_description: IoStackBinarySensorEntityDescription
+
+    @property
+    def is_on(self) -> bool | None:
+        """The state from the latest read."""
+        return self.entity_description.value_fn(self.reading)
+
+
+type DeviceEntity = Callable[[PushCoordinator, str, Any, DeviceInfo], Entity]
+
+
+def _platform_factory(
+    status: tuple[DeviceEntity, Any],
+    meter_table: tuple[MeterEntityClass[Any], tuple[Any, ...]],
+    iostack_table: tuple[DeviceEntity, Callable[[IoStackReading], Iterable[Any]]],
+) -> EntityFactory:
+    """A platform's entities of one device: its status entity, then its meter or ioStack table."""
+    status_class, status_description = status
+    meter_class, meter_descriptions = meter_table
+    iostack_class, iostack_descriptions = iostack_table
+
+    def factory(coordinator: PushCoordinator, data: PushData, address: str) -> list[Entity]:
+        info = device_info_of(coordinator, data, address)
+        entities = [status_class(coordinator, address, status_description, info)]
+        if address in data.meters:
+            meter = push_meter(address, data.meters[address])
+            entities += meter_entities(coordinator, meter, meter_class, meter_descriptions)
+        else:
+            entities += [
+                iostack_class(coordinator, address, description, info)
+                for description in iostack_descriptions(data.iostacks[address])
+            ]
+        return entities
+
+    return factory
+
+
+_SENSORS: Final = _platform_factory(
+    (PushLastReadingSensor, LAST_READING),
+    (EkmSensor, ekm.SENSORS),
+    (IoStackSensor, sensors_for),
+)
+_BINARY_SENSORS: Final = _platform_factory(
+    (PushReportingBinarySensor, REPORTING),
+    (EkmBinarySensor, ekm.BINARY_SENSORS),
+    (IoStackBinarySensor, binary_sensors_for),
+)
+
+
+@callback
+def async_add_push_sensors(
+    entry: MeterLinkConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
+) -> None:
+    """Sensor platform: the EKM sensor table per meter, ioStack fields, last-read times."""
+    async_add_push_entities(entry, async_add_entities, _SENSORS)
+
+
+@callback
+def async_add_push_binary_sensors(
+    entry: MeterLinkConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
+) -> None:
+    """Binary sensor platform: the EKM table per meter, ioStack states, reporting, streaming."""
+    async_add_push_entities(entry, async_add_entities, _BINARY_SENSORS)
+    streaming = push_runtime(entry).streaming
+    if streaming is not None and streaming.active:
+        async_add_entities([StreamingBinarySensor(streaming)])
