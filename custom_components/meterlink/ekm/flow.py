@@ -119,6 +119,9 @@ FORM_ERRORS: Final = (
 )
 
 
+BUS_PORT: Final = "bus_port"  # placeholder: the port or bridge URL a form tried
+
+
 def probe_error(target: Target, reason: str, address: str | None = None) -> FormError:
     """A form error about one meter (its address shown) or the bus."""
     return FormError(target, reason, None if address is None else {CONF_ADDRESS: address})
@@ -252,7 +255,8 @@ async def open_bus(port: str, owner: ConfigEntry | None = None) -> AsyncIterator
     try:
         await bus.connect()
     except MeterError as err:
-        raise probe_error(Target.PORT, "cannot_connect") from err
+        # Named after the port typed: "the port" is unclear with several adapters and bridges.
+        raise FormError(Target.PORT, "port_cannot_open", {BUS_PORT: port}) from err
     except Exception as err:
         raise _probe_error(err, None) from err
     try:
@@ -313,6 +317,16 @@ def configured_meter_entry(hass: HomeAssistant, address: str) -> ConfigEntry | N
     return None
 
 
+def configured_meters(
+    hass: HomeAssistant, addresses: Iterable[str]
+) -> tuple[str, ConfigEntry] | None:
+    """The first of `addresses` some bus already has, with that bus; None when all are new."""
+    for address in addresses:
+        if (entry := configured_meter_entry(hass, address)) is not None:
+            return address, entry
+    return None
+
+
 def _retitle(entry: ConfigEntry, port: str) -> str | UndefinedType:
     """A new default title for a new port, unless the user renamed the entry."""
     return bus_title(port) if entry.title == bus_title(entry.data[CONF_PORT]) else UNDEFINED
@@ -344,12 +358,19 @@ class EkmRs485ConfigFlowMixin(ConfigFlow):
             try:
                 addresses = parse_addresses(user_input[CONF_METERS])
                 password = parse_password(user_input.get(CONF_PASSWORD))
-                # Cheap checks first: never open a port another entry is using.
-                await self.async_set_unique_id(
-                    await stable_port_id(self.hass, port), raise_on_progress=False
-                )
-                self._abort_if_unique_id_configured()
-                self._abort_if_meters_configured(addresses)
+                # Cheap checks first: never open a port another entry is using. A duplicate is
+                # a field error, so the form stays to correct it.
+                port_id = await stable_port_id(self.hass, port)
+                await self.async_set_unique_id(port_id, raise_on_progress=False)
+                if port_id in self._async_current_ids(include_ignore=False):
+                    raise FormError(Target.PORT, "bus_already_configured", {BUS_PORT: port})
+                if configured := configured_meters(self.hass, addresses):
+                    address, entry = configured
+                    raise FormError(
+                        Target.METER,
+                        "meter_already_configured",
+                        {CONF_ADDRESS: address, "entry": entry.title},
+                    )
                 async with open_bus(port) as bus:
                     found = [await identify(bus, address, password) for address in addresses]
             except FormError as err:
@@ -361,8 +382,8 @@ class EkmRs485ConfigFlowMixin(ConfigFlow):
                 self._password = password
                 self._found = found
                 return await self.async_step_ekm_rs485_confirm()
-            # Keep what was typed, but never send a password back to the browser.
-            suggested = {k: v for k, v in user_input.items() if k != CONF_PASSWORD}
+            # Keep what was typed, the password too (the browser shows it masked).
+            suggested = dict(user_input)
         else:
             suggested = {CONF_PORT: self._port} if self._port else {}
         return self.async_show_form(
@@ -396,12 +417,12 @@ class EkmRs485ConfigFlowMixin(ConfigFlow):
 
     def _abort_if_meters_configured(self, addresses: Iterable[str]) -> None:
         """A meter answers on one bus only; a second entry polling it would be a duplicate."""
-        for address in addresses:
-            if (entry := configured_meter_entry(self.hass, address)) is not None:
-                raise AbortFlow(
-                    "meter_already_configured",
-                    description_placeholders={CONF_ADDRESS: address, "entry": entry.title},
-                )
+        if configured := configured_meters(self.hass, addresses):
+            address, entry = configured
+            raise AbortFlow(
+                "meter_already_configured",
+                description_placeholders={CONF_ADDRESS: address, "entry": entry.title},
+            )
 
     # --- USB discovery of an RS-485 adapter --------------------------------------------------
 
