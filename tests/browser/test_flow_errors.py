@@ -3,7 +3,7 @@
 Issue 13: #1 (each type's own cannot-connect / refused wording naming what the user typed),
 #2 (each type's own "already configured"), #4 (a typed bridge URL is no "Unknown item"),
 #6 (a duplicate is a field error that keeps the form), #7 (secrets survive an error).
-The strict xfails are the items still open: each one fails on its assertion today.
+A strict xfail marks an item still open: it fails on its assertion today.
 """
 
 from __future__ import annotations
@@ -48,7 +48,6 @@ def smartmac_form(ui: Ui, host: str, device_id: str, pin: str) -> None:
 # --- RS-485 -----------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 #1: the error does not name the port typed")
 def test_rs485_closed_port_names_the_port(ui: Ui) -> None:
     rs485_form(ui, f"socket://{CLOSED}", "000300009999")
     text = ui.error_text()
@@ -64,7 +63,6 @@ def test_rs485_typed_url_is_not_an_unknown_item(ui: Ui) -> None:
     assert "Unknown item" not in ui.text(ui.dialog)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 #7: the password is cleared after an error")
 def test_rs485_password_survives_an_error(ui: Ui) -> None:
     rs485_form(ui, f"socket://{CLOSED}", "000300009999", PASSWORD)
     ui.error_text()
@@ -72,7 +70,6 @@ def test_rs485_password_survives_an_error(ui: Ui) -> None:
     assert ui.field_value("Meter password (optional)") == PASSWORD
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 #6: a known meter aborts the flow")
 def test_rs485_known_meter_is_a_field_error(ui: Ui) -> None:
     known = ui.instance.simulators.demo.rs485_meters[0]
     rs485_form(ui, f"socket://{CLOSED}", known)
@@ -88,13 +85,13 @@ def test_rs485_known_bus_says_bus(ui: Ui) -> None:
     rs485_form(ui, demo.rs485_url, ", ".join(demo.rs485_meters))
     text = ui.outcome()
     ui.shot("known bus")
-    assert "bus is already configured" in text
+    assert ui.form_is_open()
+    assert f"This bus ({demo.rs485_url}) is already configured" in text
 
 
 # --- Push3 ------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 #1: a Push3 host error reads like RS-485")
 def test_push3_unreachable_host_says_push3(ui: Ui) -> None:
     push3_form(ui, CLOSED, "not-the-key")
     text = ui.error_text()
@@ -103,7 +100,6 @@ def test_push3_unreachable_host_says_push3(ui: Ui) -> None:
     assert not RS485_WORDING.search(text), text
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 #1: the refused key does not name the gateway")
 def test_push3_wrong_key_names_the_gateway(ui: Ui) -> None:
     host = ui.instance.simulators.demo.push3_host
     push3_form(ui, host, "bm90LXRoZS1rZXk=")
@@ -113,14 +109,12 @@ def test_push3_wrong_key_names_the_gateway(ui: Ui) -> None:
     assert "gateway key" in text
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 #7: the gateway key is cleared after an error")
 def test_push3_key_survives_an_error(ui: Ui) -> None:
     push3_form(ui, CLOSED, "bm90LXRoZS1rZXk=")
     ui.error_text()
     assert ui.field_value("Gateway key") == "bm90LXRoZS1rZXk="
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 #2: a known Push3 gateway 'is a bus'")
 def test_push3_known_gateway_says_gateway(ui: Ui) -> None:
     demo = ui.instance.simulators.demo
     push3_form(ui, demo.push3_host, demo.push3_gateway_key)
@@ -133,7 +127,6 @@ def test_push3_known_gateway_says_gateway(ui: Ui) -> None:
 # --- smart-MAC --------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 #1: the error does not name the host typed")
 def test_smartmac_unreachable_host_names_the_host(ui: Ui) -> None:
     device_id = ui.instance.simulators.unconfigured_smartmac_device_id
     smartmac_form(ui, CLOSED, device_id, SMARTMAC_PIN)
@@ -143,7 +136,6 @@ def test_smartmac_unreachable_host_names_the_host(ui: Ui) -> None:
     assert not RS485_WORDING.search(text), text
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 #1: the refusal does not name the Device ID")
 def test_smartmac_wrong_pin_names_the_device(ui: Ui) -> None:
     sims = ui.instance.simulators
     smartmac_form(ui, sims.demo.smartmac_host, sims.unconfigured_smartmac_device_id, "999999")
@@ -153,7 +145,6 @@ def test_smartmac_wrong_pin_names_the_device(ui: Ui) -> None:
     assert "PIN" in text
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 #7: the PIN is cleared after an error")
 def test_smartmac_pin_survives_an_error(ui: Ui) -> None:
     device_id = ui.instance.simulators.unconfigured_smartmac_device_id
     smartmac_form(ui, CLOSED, device_id, SMARTMAC_PIN)
@@ -161,7 +152,6 @@ def test_smartmac_pin_survives_an_error(ui: Ui) -> None:
     assert ui.field_value("PIN") == SMARTMAC_PIN
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 #6: a known Device ID aborts the flow")
 def test_smartmac_known_device_is_a_field_error(ui: Ui) -> None:
     demo = ui.instance.simulators.demo
     smartmac_form(ui, demo.smartmac_host, demo.smartmac_device_id, "999999")

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
-from playwright.sync_api import expect
-
 from .ui import Ui
 
 
@@ -15,8 +11,5 @@ def test_no_repairs_on_a_fresh_demo(ui: Ui) -> None:
     assert active == []
     ui.goto("/config/repairs")
     ui.wait_for_text("There are currently no repairs pending")
-    # The sidebar counts open repairs next to Settings; a fresh demo shows no number there.
-    expect(ui.page.get_by_role("link", name=re.compile("Settings"))).to_have_accessible_name(
-        "Settings"
-    )
+    # (The sidebar's Settings badge also counts updates: the eGauge simulator offers one.)
     ui.shot("repairs")
