@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from .ui import Ui
 
 
@@ -22,7 +20,6 @@ def rs485_meters(ui: Ui, version: str = "") -> set[str]:
     }
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 #3: set_relay offers smart-MAC and Push3 devices")
 def test_set_relay_offers_rs485_v4_meters_only(ui: Ui) -> None:
     ui.pick_action("meterlink.set_relay")
     choices = ui.device_choices()
@@ -30,7 +27,6 @@ def test_set_relay_offers_rs485_v4_meters_only(ui: Ui) -> None:
     assert offered(ui, choices) == rs485_meters(ui, "v.4")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 #3: read_meter offers every MeterLink device")
 def test_read_meter_offers_rs485_meters_only(ui: Ui) -> None:
     ui.pick_action("meterlink.read_meter")
     choices = ui.device_choices()
@@ -38,7 +34,6 @@ def test_read_meter_offers_rs485_meters_only(ui: Ui) -> None:
     assert offered(ui, choices) == rs485_meters(ui)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 #3: set_meter_clock offers every device")
 def test_set_meter_clock_offers_rs485_meters_only(ui: Ui) -> None:
     ui.pick_action("meterlink.set_meter_clock")
     choices = ui.device_choices()
