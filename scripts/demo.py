@@ -104,7 +104,7 @@ def demo_devices(endpoints: DemoEndpoints) -> tuple[DemoDevice, ...]:
             steps={
                 "user": "ekm_rs485",
                 "ekm_rs485": {
-                    "port": endpoints.rs485_url,
+                    "bridge_url": endpoints.rs485_url,
                     "meters": ", ".join(endpoints.rs485_meters),
                     "password": endpoints.meter_password,
                 },

@@ -23,7 +23,7 @@ def test_rs485_bus_with_a_meter(ui: Ui) -> None:
     ui.start_flow()
     ui.shot("connection types")
     ui.choose("EKM Omnimeters on an RS-485 bus")
-    ui.type_serial_port(sims.spare_rs485_url)
+    ui.type_bridge_url(sims.spare_rs485_url)
     ui.fill("Meter addresses", ", ".join(sims.spare_rs485_meters))
     ui.fill("Meter password (optional)", PASSWORD)
     ui.shot("bus form filled in")

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from .instance import PASSWORD, SMARTMAC_PIN
 from .ui import Ui
 
@@ -22,7 +20,7 @@ RS485_WORDING = re.compile(r"adapter|serial|port cannot be opened|\bbus\b", re.I
 def rs485_form(ui: Ui, port: str, meters: str, password: str = PASSWORD) -> None:
     ui.start_flow()
     ui.choose("EKM Omnimeters on an RS-485 bus")
-    ui.type_serial_port(port)
+    ui.type_bridge_url(port)
     ui.fill("Meter addresses", meters)
     ui.fill("Meter password (optional)", password)
     ui.submit()
@@ -55,12 +53,12 @@ def test_rs485_closed_port_names_the_port(ui: Ui) -> None:
     assert f"socket://{CLOSED}" in text
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 #4: the typed URL is flagged 'Unknown item'")
 def test_rs485_typed_url_is_not_an_unknown_item(ui: Ui) -> None:
     rs485_form(ui, f"socket://{CLOSED}", "000300009999")
     ui.error_text()
     ui.shot("bad port")
     assert "Unknown item" not in ui.text(ui.dialog)
+    assert ui.field_value("Network bridge URL") == f"socket://{CLOSED}"
 
 
 def test_rs485_password_survives_an_error(ui: Ui) -> None:

@@ -140,26 +140,9 @@ class Ui:
         """What a text field holds now."""
         return self.dialog.get_by_role("textbox", name=label(field_label)).input_value()
 
-    def type_serial_port(self, value: str) -> None:
-        """Type a port or bridge URL into the serial-port picker ("Enter manually").
-
-        The picker's list fills in when Home Assistant has scanned the serial ports, and an
-        item that arrives can move "Enter manually" away from under the click: then the popup
-        just closes, and opening it again finds the settled list.
-        """
-        picker = self.dialog.locator("ha-selector-serial_port")
-        expect(picker).to_be_visible()
-        manual = self.dialog.get_by_role("textbox", name=label("Serial port"))
-        for _ in range(3):
-            if manual.count():
-                break
-            picker.locator("ha-picker-field").click()
-            self.page.get_by_text("Enter manually").click()
-            try:
-                expect(manual).to_be_visible(timeout=5_000)
-            except AssertionError:
-                continue
-        manual.fill(value)
+    def type_bridge_url(self, value: str) -> None:
+        """Type a network bridge URL into its own field (beside the adapter picker)."""
+        self.fill("Network bridge URL", value)
 
     def submit(self) -> None:
         """Press Submit; the caller waits for what should come next (a step, an error)."""

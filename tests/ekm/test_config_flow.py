@@ -403,6 +403,24 @@ async def test_passwords_stay_out_of_errors_and_logs(
     assert typed not in repr(result)
 
 
+async def test_user_flow_bridge_url_beside_the_picker(hass: HomeAssistant, ekm_url: str) -> None:
+    """A network bridge is typed into its own field, so the adapter picker never flags it."""
+    result = await start_user_flow(hass)
+    result = await submit(hass, result["flow_id"], {"meters": "300001001"})
+    assert result["errors"] == {CONF_PORT: "no_port"}
+    result = await submit(hass, result["flow_id"], {"bridge_url": DEAD_PORT, "meters": "300001001"})
+    assert result["errors"] == {"bridge_url": "port_cannot_open"}
+    assert result["description_placeholders"]["bus_port"] == DEAD_PORT
+    assert suggested(result, "bridge_url") == DEAD_PORT
+    assert suggested(result, CONF_PORT) is None
+    # A URL typed into the picker (as before) comes back in the bridge field.
+    result = await submit(hass, result["flow_id"], {CONF_PORT: DEAD_PORT, "meters": "300001001"})
+    assert result["errors"] == {CONF_PORT: "port_cannot_open"}
+    assert suggested(result, "bridge_url") == DEAD_PORT
+    result = await submit(hass, result["flow_id"], {"bridge_url": ekm_url, "meters": "300001001"})
+    assert result["step_id"] == "ekm_rs485_confirm"
+
+
 async def test_user_flow_bus_already_configured(
     hass: HomeAssistant, make_config_entry: ConfigEntryBuilder, ekm_url: str
 ) -> None:

@@ -179,6 +179,22 @@ async def test_unnamed_iostack_fields_become_disabled_sensors(
     assert registry_entry is not None
     assert registry_entry.disabled_by is er.RegistryEntryDisabler.INTEGRATION
     assert registry_entry.translation_key == iostack.GENERIC_KEY
+    # Named in words, not by the API's field name (issue 13 #8).
+    assert registry_entry.original_name == "Humidity 1"
+
+
+@pytest.mark.parametrize(
+    ("field", "label"),
+    [
+        ("Reliability_Ratio", "Reliability ratio"),
+        ("Humidity_1", "Humidity 1"),
+        ("AI_1", "AI 1"),
+        ("PERR.NR", "PERR.NR"),
+        ("State_AC_Out", "State AC out"),
+    ],
+)
+def test_iostack_field_labels_read_as_words(field: str, label: str) -> None:
+    assert iostack.field_label(field) == label
 
 
 async def test_cloud_devices_hang_off_their_gateway(

@@ -80,6 +80,9 @@ from .const import (
 from .coordinator import printed_number
 
 CONF_METERS: Final = "meters"  # form field only: the addresses typed in the ekm_rs485 step
+# Form field only: a network bridge URL typed beside the serial-port picker (stored as the
+# port). The picker lists adapters; a typed URL in it would be flagged "Unknown item".
+CONF_BRIDGE_URL: Final = "bridge_url"
 CONF_SUBENTRY_ID: Final = "subentry_id"  # reauth data: the meter that refused its password
 
 DEFAULT_OPTIONS: Final = {
@@ -353,9 +356,15 @@ class EkmRs485ConfigFlowMixin(ConfigFlow):
         """Port, meter addresses and an optional password; every meter must answer."""
         errors: dict[str, str] = {}
         placeholders: dict[str, str] = {}
+        fields = _EKM_RS485_FIELDS
         if user_input is not None:
-            port = user_input[CONF_PORT].strip()
+            bridge = str(user_input.get(CONF_BRIDGE_URL) or "").strip()
+            port = bridge or str(user_input.get(CONF_PORT) or "").strip()
+            if bridge:  # port errors belong to the field the port was typed into
+                fields = {**_EKM_RS485_FIELDS, Target.PORT: CONF_BRIDGE_URL}
             try:
+                if not port:
+                    raise FormError(Target.PORT, "no_port")
                 addresses = parse_addresses(user_input[CONF_METERS])
                 password = parse_password(user_input.get(CONF_PASSWORD))
                 # Cheap checks first: never open a port another entry is using. A duplicate is
@@ -374,7 +383,7 @@ class EkmRs485ConfigFlowMixin(ConfigFlow):
                 async with open_bus(port) as bus:
                     found = [await identify(bus, address, password) for address in addresses]
             except FormError as err:
-                err.apply(errors, placeholders, _EKM_RS485_FIELDS)
+                err.apply(errors, placeholders, fields)
             else:
                 self._entry_data = {CONF_CONNECTION: CONNECTION_EKM_RS485, CONF_PORT: port}
                 if self._usb_id is not None and port == self._port:
@@ -382,8 +391,12 @@ class EkmRs485ConfigFlowMixin(ConfigFlow):
                 self._password = password
                 self._found = found
                 return await self.async_step_ekm_rs485_confirm()
-            # Keep what was typed, the password too (the browser shows it masked).
+            # Keep what was typed, the password too (the browser shows it masked); a URL goes
+            # back into the bridge field, where it is no unknown adapter.
             suggested = dict(user_input)
+            if "://" in port:
+                suggested.pop(CONF_PORT, None)
+                suggested[CONF_BRIDGE_URL] = port
         else:
             suggested = {CONF_PORT: self._port} if self._port else {}
         return self.async_show_form(
@@ -645,7 +658,9 @@ class EkmBusOptionsFlow(OptionsFlowWithReload):
 
 _EKM_RS485_SCHEMA: Final = probatio.Schema(
     {
-        probatio.Required(CONF_PORT): SerialPortSelector(),
+        # One of the two: an adapter from the picker, or a typed network bridge URL.
+        probatio.Optional(CONF_PORT): SerialPortSelector(),
+        probatio.Optional(CONF_BRIDGE_URL): TextSelector(),
         probatio.Required(CONF_METERS): TextSelector(TextSelectorConfig(multiline=True)),
         probatio.Optional(CONF_PASSWORD): _PASSWORD_SELECTOR,
     }

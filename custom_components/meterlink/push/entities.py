@@ -40,6 +40,7 @@ from .descriptions import (
     IoStackBinarySensorEntityDescription,
     IoStackSensorEntityDescription,
     binary_sensors_for,
+    field_label,
     sensors_for,
 )
 from .streaming import StreamingBinarySensor
@@ -189,10 +190,10 @@ class IoStackSensor(_IoStackEntity, SensorEntity):
         description: IoStackSensorEntityDescription,
         device_info: DeviceInfo,
     ) -> None:
-        """Name a field no table knows by the field's own name."""
+        """Name a field no table knows by the field's own name, written as words."""
         super().__init__(coordinator, address, description, device_info)
         if description.translation_key == GENERIC_KEY:
-            self._attr_translation_placeholders = {"field": description.field}
+            self._attr_translation_placeholders = {"field": field_label(description.field)}
 
     @property
     def native_value(self) -> StateType:
