@@ -194,3 +194,16 @@ REPORTING: Final = BinarySensorEntityDescription(
     device_class=BinarySensorDeviceClass.CONNECTIVITY,
     entity_category=EntityCategory.DIAGNOSTIC,
 )
+# The Push3 gateway's own device (issue 13 #11): whether it answers, and when it last did.
+GATEWAY_CONNECTED: Final = BinarySensorEntityDescription(
+    key="gateway_connected",
+    translation_key="gateway_connected",
+    device_class=BinarySensorDeviceClass.CONNECTIVITY,
+    entity_category=EntityCategory.DIAGNOSTIC,
+)
+GATEWAY_LAST_POLL: Final = SensorEntityDescription(
+    key="gateway_last_poll",
+    translation_key="gateway_last_poll",
+    device_class=SensorDeviceClass.TIMESTAMP,
+    entity_category=EntityCategory.DIAGNOSTIC,
+)
