@@ -91,6 +91,10 @@ class DemoEndpoints:
     smartmac_pin: str = "012345"
     push3_host: str = "127.0.0.1:8896"
     push3_gateway_key: str = ""
+    push_cloud_key: str = "MTAxMDoyMDIw"  # the simulated EKM Push account's key
+    push_api_token: str = "simulated-read-write-token"
+    push_cloud_devices: tuple[str, ...] = ("000300005001", "000000900005")
+    push_cloud_title: str = "EKM Push Push3 4016fa0500cd"
     egauge_host: str = "127.0.0.1:8893"
     egauge_username: str = "owner"
     egauge_password: str = "owner-secret"
@@ -129,6 +133,19 @@ def demo_devices(endpoints: DemoEndpoints) -> tuple[DemoDevice, ...]:
                     "host": endpoints.push3_host,
                     "api_key": endpoints.push3_gateway_key or simulator_gateway_key(),
                 },
+            },
+        ),
+        # The cloud is the ekm-push simulator: scripts/develop sets METERLINK_DEV_PUSH_URL for
+        # Home Assistant, which only a development instance reads.
+        DemoDevice(
+            title=endpoints.push_cloud_title,
+            steps={
+                "user": "ekm_push",
+                "ekm_push": {
+                    "api_key": endpoints.push_cloud_key,
+                    "api_token": endpoints.push_api_token,
+                },
+                "ekm_push_devices": {"devices": list(endpoints.push_cloud_devices)},
             },
         ),
         DemoDevice(

@@ -162,6 +162,7 @@ class Simulators:
     """
 
     demo: Any  # scripts/demo.py's DemoEndpoints
+    push_url: str  # the EKM Push cloud simulator (METERLINK_DEV_PUSH_URL for Home Assistant)
     spare_rs485_url: str
     spare_rs485_meters: tuple[str, ...]
     spare_smartmac_device_id: str
@@ -226,6 +227,12 @@ def start_simulators(logs: Path) -> Simulators:
         "push3-2",
     )
     egauge = start_simulator("egauge", ["--https", *any_port], logs)
+    cloud_devices = demo.DemoEndpoints().push_cloud_devices
+    cloud = start_simulator(
+        "ekm-push",
+        ["--http", *any_port, "--meter", f"{cloud_devices[0]}:v4", "--iostack", cloud_devices[1]],
+        logs,
+    )
     # Lines: `ekm-rs485 tcp URL`, `smartmac http URL`, `push3 http HOST key KEY`,
     # `egauge https HOST`.
     smartmac_host = smartmac[0].split()[2].removeprefix("http://").split("/", 1)[0]
@@ -241,8 +248,10 @@ def start_simulators(logs: Path) -> Simulators:
         push3_gateway_key=push3_words[4],
         egauge_host=egauge[0].split()[2],
     )
+    push_url = cloud[0].split()[2]  # `ekm-push http URL account-key KEY`
     return Simulators(
         demo=endpoints,
+        push_url=push_url,
         spare_rs485_url=spare_rs485[0].split()[2],
         spare_rs485_meters=("000300003001",),
         spare_smartmac_device_id="1728053250",
@@ -357,6 +366,7 @@ def development_instance(workdir: Path, results: Path) -> Iterator[Instance]:
         )
         # Only what Home Assistant needs: no developer's METERLINK_* or proxy settings leak in.
         env = {key: value for key, value in os.environ.items() if not key.startswith("METERLINK_")}
+        env["METERLINK_DEV_PUSH_URL"] = simulators.push_url
         hass.start(env)
         _PROCESSES.append(hass)
         url = f"http://127.0.0.1:{port}"

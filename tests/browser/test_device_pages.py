@@ -49,6 +49,11 @@ def open_device(ui: Ui, name: str) -> str:
             {"Energy import": "kWh", "Power": "W"},
             id="push3-meter",
         ),
+        pytest.param(
+            "Omnimeter Pulse v.4 300005001",
+            {"Energy import": "kWh", "Power": "W"},
+            id="cloud-meter",
+        ),
     ],
 )
 def test_device_page_shows_readings(ui: Ui, device: str, readings: dict[str, str]) -> None:

@@ -122,6 +122,35 @@ def test_push3_known_gateway_says_gateway(ui: Ui) -> None:
     assert not RS485_WORDING.search(text), text
 
 
+# --- EKM Push cloud (the simulator, through METERLINK_DEV_PUSH_URL) --------------------------
+
+
+def cloud_form(ui: Ui, key: str, token: str = "") -> None:
+    ui.start_flow()
+    ui.choose("EKM Push cloud")
+    ui.fill("EKM Push key", key)
+    if token:
+        ui.fill("API token (optional)", token)
+    ui.submit()
+
+
+def test_cloud_wrong_key_says_ekm_push(ui: Ui) -> None:
+    cloud_form(ui, "bm90LXRoZS1rZXk=")
+    text = ui.error_text()
+    ui.shot("wrong key")
+    assert "EKM Push refused this key" in text
+    assert not RS485_WORDING.search(text), text
+    assert ui.field_value("EKM Push key") == "bm90LXRoZS1rZXk="
+
+
+def test_cloud_known_account_says_account(ui: Ui) -> None:
+    demo = ui.instance.simulators.demo
+    cloud_form(ui, demo.push_cloud_key, demo.push_api_token)
+    text = ui.outcome()
+    ui.shot("known account")
+    assert "This EKM Push account is already configured" in text
+
+
 # --- smart-MAC --------------------------------------------------------------------------------
 
 
