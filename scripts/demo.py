@@ -7,7 +7,7 @@ code paths as a person clicking through the UI:
 1. finish onboarding with a documented demo account (user ``demo``, password
    ``demo-meterlink``), or log in with it when onboarding was already done;
 2. add one MeterLink config entry per simulated device through the config-flow API, answering
-   each step from ``DEMO_DEVICES`` (a new connection type is one more entry there);
+   each step from ``demo_devices()`` (a new connection type is one more entry there);
 3. check that the entries loaded and that MeterLink's energy and power sensors report numbers.
 
 ``--check`` runs only step 3 (after logging in), for a quick "does it still work" after a code
@@ -50,6 +50,9 @@ ONBOARDING_NETWORK_DOMAINS = frozenset({"google_translate", "met", "radio_browse
 # Abort reasons meaning an earlier run (or the user) already added the device.
 ALREADY_CONFIGURED = frozenset({"already_configured", "meter_already_configured"})
 
+# Repairs notices every scripts/develop instance raises by design (see dismiss_development_notices).
+DEVELOPMENT_NOTICES = frozenset({("homeassistant", "deprecated_method")})
+
 # A form or menu the demo has to answer takes at most this many round trips.
 MAX_FLOW_STEPS = 20
 
@@ -71,48 +74,94 @@ class DemoDevice:
     steps: Mapping[str, StepAnswer]
 
 
-# The devices scripts/develop simulates (keep the two in step).
-DEMO_DEVICES: tuple[DemoDevice, ...] = (
-    DemoDevice(
-        title="EKM RS-485 bus (socket://127.0.0.1:8899)",
-        steps={
-            "user": "ekm_rs485",
-            "ekm_rs485": {
-                "port": "socket://127.0.0.1:8899",
-                "meters": "000300001001, 000300001002, 000000011766",
-                "password": "00000000",
+@dataclass(frozen=True, slots=True)
+class DemoEndpoints:
+    """Where the simulators listen: scripts/develop's fixed ports unless told otherwise.
+
+    The browser tests start the same simulators on ephemeral ports and pass theirs.
+    ``push3_gateway_key`` is the key the Push3 form asks for (the simulator derives it from its
+    account key and MAC and prints it); empty means "read it from scripts/develop's log".
+    """
+
+    rs485_url: str = "socket://127.0.0.1:8899"
+    rs485_meters: tuple[str, ...] = ("000300001001", "000300001002", "000000011766")
+    meter_password: str = "00000000"
+    smartmac_host: str = "127.0.0.1:8898"
+    smartmac_device_id: str = "1728053249"
+    smartmac_pin: str = "012345"
+    push3_host: str = "127.0.0.1:8896"
+    push3_gateway_key: str = ""
+    push_cloud_key: str = "MTAxMDoyMDIw"  # the simulated EKM Push account's key
+    push_api_token: str = "simulated-read-write-token"
+    push_cloud_devices: tuple[str, ...] = ("000300005001", "000000900005")
+    push_cloud_title: str = "EKM Push Push3 4016fa0500cd"
+    egauge_host: str = "127.0.0.1:8893"
+    egauge_username: str = "owner"
+    egauge_password: str = "owner-secret"
+
+
+def demo_devices(endpoints: DemoEndpoints) -> tuple[DemoDevice, ...]:
+    """The devices scripts/develop simulates, as config-flow answers (keep the two in step)."""
+    return (
+        DemoDevice(
+            title=f"EKM RS-485 bus ({endpoints.rs485_url})",
+            steps={
+                "user": "ekm_rs485",
+                "ekm_rs485": {
+                    "bridge_url": endpoints.rs485_url,
+                    "meters": ", ".join(endpoints.rs485_meters),
+                    "password": endpoints.meter_password,
+                },
             },
-        },
-    ),
-    DemoDevice(
-        title="smart-MAC D103 1728053249",
-        steps={
-            "user": "smartmac",
-            "smartmac": {"host": "127.0.0.1:8898", "device_id": "1728053249", "pin": "012345"},
-        },
-    ),
-    DemoDevice(
-        title="Push3 gateway (127.0.0.1:8896)",
-        steps={
-            "user": "ekm_push3",
-            # The gateway key is the simulator's (derived from its account and MAC): it prints it.
-            "ekm_push3": {"host": "127.0.0.1:8896", "api_key": "{push3_key}"},
-        },
-    ),
-    DemoDevice(
-        title="eGauge42",
-        steps={
-            "user": "egauge",
-            "egauge": {
-                "host": "127.0.0.1:8893",
-                "username": "owner",
-                "password": "owner-secret",
-                "ssl": True,
-                "verify_ssl": False,
+        ),
+        DemoDevice(
+            title=f"smart-MAC D103 {endpoints.smartmac_device_id}",
+            steps={
+                "user": "smartmac",
+                "smartmac": {
+                    "host": endpoints.smartmac_host,
+                    "device_id": endpoints.smartmac_device_id,
+                    "pin": endpoints.smartmac_pin,
+                },
             },
-        },
-    ),
-)
+        ),
+        DemoDevice(
+            title=f"Push3 gateway ({endpoints.push3_host})",
+            steps={
+                "user": "ekm_push3",
+                "ekm_push3": {
+                    "host": endpoints.push3_host,
+                    "api_key": endpoints.push3_gateway_key or simulator_gateway_key(),
+                },
+            },
+        ),
+        # The cloud is the ekm-push simulator: scripts/develop sets METERLINK_DEV_PUSH_URL for
+        # Home Assistant, which only a development instance reads.
+        DemoDevice(
+            title=endpoints.push_cloud_title,
+            steps={
+                "user": "ekm_push",
+                "ekm_push": {
+                    "api_key": endpoints.push_cloud_key,
+                    "api_token": endpoints.push_api_token,
+                },
+                "ekm_push_devices": {"devices": list(endpoints.push_cloud_devices)},
+            },
+        ),
+        DemoDevice(
+            title="eGauge42",
+            steps={
+                "user": "egauge",
+                "egauge": {
+                    "host": endpoints.egauge_host,
+                    "username": endpoints.egauge_username,
+                    "password": endpoints.egauge_password,
+                    "ssl": True,  # the simulator's certificate is self-signed
+                    "verify_ssl": False,
+                },
+            },
+        ),
+    )
 
 
 class DemoError(Exception):
@@ -165,6 +214,19 @@ class HomeAssistantApi:
 
     async def post(self, path: str, body: Any = None, **kwargs: Any) -> Any:
         return await self.call("POST", path, json_body=body, **kwargs)
+
+    async def websocket(self, message: Mapping[str, Any]) -> Any:
+        """Send one websocket command (registries and repairs have no REST API); its result."""
+        async with self.session.ws_connect(f"{self.base_url}/api/websocket") as ws:
+            await ws.receive_json()  # auth_required
+            await ws.send_json({"type": "auth", "access_token": self.token})
+            if (await ws.receive_json()).get("type") != "auth_ok":
+                raise DemoError("the websocket API refused the token")
+            await ws.send_json({"id": 1, **message})
+            answer = await ws.receive_json()
+            if not answer.get("success"):
+                raise DemoError(f"{message.get('type')} failed: {answer.get('error')}")
+            return answer.get("result")
 
 
 # --- waiting and logging in -----------------------------------------------------------------
@@ -310,30 +372,44 @@ async def saved_token_works(api: HomeAssistantApi) -> bool:
 async def save_long_lived_token(api: HomeAssistantApi) -> None:
     """Keep a long-lived token in config/.demo-token (access tokens expire after 30 minutes)."""
     token = api.token
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
     try:
-        async with api.session.ws_connect(f"{api.base_url}/api/websocket") as ws:
-            await ws.receive_json()  # auth_required
-            await ws.send_json({"type": "auth", "access_token": api.token})
-            if (await ws.receive_json()).get("type") != "auth_ok":
-                raise DemoError("the websocket API refused the token")
-            stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
-            await ws.send_json(
+        token = str(
+            await api.websocket(
                 {
-                    "id": 1,
                     "type": "auth/long_lived_access_token",
                     "client_name": f"MeterLink demo {stamp}",
                     "lifespan": 365,
                 }
             )
-            answer = await ws.receive_json()
-            if answer.get("success"):
-                token = str(answer["result"])
+        )
     except (aiohttp.ClientError, DemoError, TypeError, ValueError) as err:
         print(f"demo: keeping the short-lived token ({err})", file=sys.stderr)
     TOKEN_FILE.parent.mkdir(parents=True, exist_ok=True)
     TOKEN_FILE.write_text(f"{token}\n", encoding="utf-8")
     os.chmod(TOKEN_FILE, 0o600)
     api.token = token
+
+
+async def dismiss_development_notices(api: HomeAssistantApi) -> None:
+    """Ignore the Repairs notices that every development instance raises by design.
+
+    scripts/develop runs Home Assistant Core from .venv, which Home Assistant reports as an
+    "Unsupported installation method": true, and nothing MeterLink or its user can change in a
+    development instance. Ignoring it (as a user would) leaves Repairs to what matters.
+    """
+    for issue in (await api.websocket({"type": "repairs/list_issues"}) or {}).get("issues", []):
+        key = (issue.get("domain"), issue.get("issue_id"))
+        if key in DEVELOPMENT_NOTICES and not issue.get("ignored"):
+            await api.websocket(
+                {
+                    "type": "repairs/ignore_issue",
+                    "domain": key[0],
+                    "issue_id": key[1],
+                    "ignore": True,
+                }
+            )
+            print(f"demo: ignored Home Assistant's {key[1]!r} notice (a development instance)")
 
 
 async def authenticate(api: HomeAssistantApi, seconds: float) -> None:
@@ -356,10 +432,8 @@ def describe_fields(result: Mapping[str, Any]) -> str:
     return ", ".join(str(field.get("name")) for field in result.get("data_schema") or []) or "-"
 
 
-def simulator_value(text: str) -> str:
-    """Fill `{push3_key}` from what the Push3 simulator printed (scripts/develop logs it)."""
-    if "{push3_key}" not in text:
-        return text
+def simulator_gateway_key() -> str:
+    """The Push3 gateway key the simulator printed at start (scripts/develop logs it)."""
     log = ROOT / "config" / "simulator-push3.log"
     try:
         words = log.read_text(encoding="utf-8").split()
@@ -367,7 +441,7 @@ def simulator_value(text: str) -> str:
         raise DemoError(f"cannot read the Push3 simulator's key from {log}: {err}") from err
     if "key" not in words or words.index("key") + 1 >= len(words):
         raise DemoError(f"{log} does not show the Push3 simulator's key")
-    return text.replace("{push3_key}", words[words.index("key") + 1])
+    return words[words.index("key") + 1]
 
 
 async def add_device(api: HomeAssistantApi, device: DemoDevice) -> str:
@@ -411,11 +485,7 @@ async def add_device(api: HomeAssistantApi, device: DemoDevice) -> str:
             if isinstance(answer, str):
                 raise DemoError(f"{step_id!r} is a form but the demo has a menu choice for it")
             last_form = step_id
-            filled = {
-                key: simulator_value(value) if isinstance(value, str) else value
-                for key, value in answer.items()
-            }
-            result = await api.post(f"{flow_path}/{flow_id}", filled, ok=(200, 400))
+            result = await api.post(f"{flow_path}/{flow_id}", dict(answer), ok=(200, 400))
             if not isinstance(result, dict) or "type" not in result:  # failed the schema
                 raise DemoError(f"form {step_id!r} rejected the answer: {result}")
         elif kind in ("progress", "progress_done"):
@@ -427,11 +497,11 @@ async def add_device(api: HomeAssistantApi, device: DemoDevice) -> str:
     raise DemoError(f"the flow did not finish in {MAX_FLOW_STEPS} steps")
 
 
-async def add_devices(api: HomeAssistantApi) -> None:
+async def add_devices(api: HomeAssistantApi, devices: tuple[DemoDevice, ...]) -> None:
     """Add every demo device that is not there yet."""
     entries = await api.get(f"/api/config/config_entries/entry?domain={DOMAIN}")
     titles = {entry["title"] for entry in entries}
-    for device in DEMO_DEVICES:
+    for device in devices:
         if device.title in titles:
             print(f"demo: {device.title}: already there")
             continue
@@ -530,8 +600,9 @@ async def run(args: argparse.Namespace) -> int:
         api = HomeAssistantApi(session, args.url)
         await authenticate(api, args.wait)
         await wait_until_running(api, args.wait)
+        await dismiss_development_notices(api)
         if not args.check:
-            await add_devices(api)
+            await add_devices(api, demo_devices(DemoEndpoints()))
         if args.no_check and not args.check:
             return 0
         return 0 if await check(api, args.check_timeout) else 1

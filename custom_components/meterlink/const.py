@@ -7,6 +7,7 @@ reads. All of them are stored in config entries, so their values never change.
 from __future__ import annotations
 
 import logging
+import os
 from typing import Final
 
 DOMAIN: Final = "meterlink"
@@ -24,3 +25,9 @@ CONF_PASSWORD: Final = "password"  # 8-digit meter password, needed for relays a
 
 CONF_SCAN_INTERVAL: Final = "scan_interval"  # seconds between polls
 MAX_SCAN_INTERVAL: Final = 3600
+
+# Development only: scripts/develop and the browser tests point every EKM Push web service
+# (Realtime, Account, Device Settings, Trigger, Summary) at the simulator with this variable.
+# It is no option: a user's Home Assistant never sets it, and then EKM's services are used.
+DEV_PUSH_URL_ENV: Final = "METERLINK_DEV_PUSH_URL"
+DEV_PUSH_URL: Final = os.environ.get(DEV_PUSH_URL_ENV, "").rstrip("/")

@@ -321,7 +321,7 @@ async def test_user_flow_creates_bus_with_meters(
         ({CONF_PASSWORD: "1234"}, None, {CONF_PASSWORD: "invalid_password_format"}, None),
         ({"meters": "300009999"}, None, {"meters": "meter_not_found"}, MISSING),
         ({}, _wrong_meter_password, {CONF_PASSWORD: "invalid_password"}, V4_ADDRESS),
-        ({CONF_PORT: DEAD_PORT}, None, {CONF_PORT: "cannot_connect"}, None),
+        ({CONF_PORT: DEAD_PORT}, None, {CONF_PORT: "port_cannot_open"}, None),
         ({}, _faulty_crc, {"meters": "invalid_response"}, V4_ADDRESS),
         (
             {},
@@ -364,9 +364,9 @@ async def test_user_flow_errors_then_recovers(
     assert result["step_id"] == CONNECTION_EKM_RS485
     assert result["errors"] == errors
     assert result["description_placeholders"].get(CONF_ADDRESS) == address
-    # What was typed stays in the form, except the password.
+    # What was typed stays in the form, the password too (the browser shows it masked).
     assert suggested(result, "meters") == (good | user_input)["meters"]
-    assert suggested(result, CONF_PASSWORD) is None
+    assert suggested(result, CONF_PASSWORD) == (good | user_input).get(CONF_PASSWORD)
 
     ekm_simulator.meters[V4_ADDRESS].password = PASSWORD
     result = await submit(hass, result["flow_id"], good)
@@ -403,14 +403,34 @@ async def test_passwords_stay_out_of_errors_and_logs(
     assert typed not in repr(result)
 
 
+async def test_user_flow_bridge_url_beside_the_picker(hass: HomeAssistant, ekm_url: str) -> None:
+    """A network bridge is typed into its own field, so the adapter picker never flags it."""
+    result = await start_user_flow(hass)
+    result = await submit(hass, result["flow_id"], {"meters": "300001001"})
+    assert result["errors"] == {CONF_PORT: "no_port"}
+    result = await submit(hass, result["flow_id"], {"bridge_url": DEAD_PORT, "meters": "300001001"})
+    assert result["errors"] == {"bridge_url": "port_cannot_open"}
+    assert result["description_placeholders"]["bus_port"] == DEAD_PORT
+    assert suggested(result, "bridge_url") == DEAD_PORT
+    assert suggested(result, CONF_PORT) is None
+    # A URL typed into the picker (as before) comes back in the bridge field.
+    result = await submit(hass, result["flow_id"], {CONF_PORT: DEAD_PORT, "meters": "300001001"})
+    assert result["errors"] == {CONF_PORT: "port_cannot_open"}
+    assert suggested(result, "bridge_url") == DEAD_PORT
+    result = await submit(hass, result["flow_id"], {"bridge_url": ekm_url, "meters": "300001001"})
+    assert result["step_id"] == "ekm_rs485_confirm"
+
+
 async def test_user_flow_bus_already_configured(
     hass: HomeAssistant, make_config_entry: ConfigEntryBuilder, ekm_url: str
 ) -> None:
     make_config_entry(meters=[]).add_to_hass(hass)
     result = await start_user_flow(hass)
     result = await submit(hass, result["flow_id"], {CONF_PORT: ekm_url, "meters": "300001001"})
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "already_configured"
+    # A field error that keeps the form (issue 13 #6), naming the port.
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_PORT: "bus_already_configured"}
+    assert result["description_placeholders"]["bus_port"] == ekm_url
 
 
 @pytest.mark.usefixtures("by_id")
@@ -423,8 +443,8 @@ async def test_user_flow_same_adapter_by_another_path(hass: HomeAssistant) -> No
     ).add_to_hass(hass)
     result = await start_user_flow(hass)
     result = await submit(hass, result["flow_id"], {CONF_PORT: TTY, "meters": "300001001"})
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "already_configured"
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_PORT: "bus_already_configured"}
 
 
 @pytest.mark.usefixtures("by_id", "mock_setup_entry")
@@ -434,7 +454,8 @@ async def test_user_flow_device_without_by_id_link(hass: HomeAssistant, ekm_url:
     result = await submit(
         hass, result["flow_id"], {CONF_PORT: "/dev/ttyNOPE0", "meters": "300001001"}
     )
-    assert result["errors"] == {CONF_PORT: "cannot_connect"}
+    assert result["errors"] == {CONF_PORT: "port_cannot_open"}
+    assert result["description_placeholders"]["bus_port"] == "/dev/ttyNOPE0"
     flow = hass.config_entries.flow.async_get(result["flow_id"])
     assert flow["context"]["unique_id"] == "/dev/ttyNOPE0"
 
@@ -448,8 +469,9 @@ async def test_user_flow_meter_on_another_bus(
     result = await submit(
         hass, result["flow_id"], {CONF_PORT: ekm_url, "meters": "300001001 300001002"}
     )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "meter_already_configured"
+    # A field error that keeps the form (issue 13 #6): the addresses are corrected there.
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"meters": "meter_already_configured"}
     assert result["description_placeholders"] == {CONF_ADDRESS: V4_OTHER, "entry": other.title}
 
 
@@ -683,7 +705,12 @@ async def test_add_meter_uses_the_running_bus(
         ({CONF_PASSWORD: "abcdefgh"}, None, {CONF_PASSWORD: "invalid_password_format"}, None),
         ({CONF_ADDRESS: "300009999"}, None, {CONF_ADDRESS: "meter_not_found"}, MISSING),
         ({CONF_PASSWORD: NEW_PASSWORD}, None, {CONF_PASSWORD: "invalid_password"}, V4_OTHER),
-        ({}, _raise_in("connect", MeterConnectionError("gone")), {"base": "cannot_connect"}, None),
+        (
+            {},
+            _raise_in("connect", MeterConnectionError("gone")),
+            {"base": "port_cannot_open"},
+            None,
+        ),
     ],
     ids=[
         "bad_address",
@@ -844,7 +871,7 @@ async def test_reconfigure_same_port_uses_running_bus(
     ("stage", "errors"),
     [
         ("empty_bus", {CONF_PORT: "no_meter_answered"}),
-        ("dead_port", {CONF_PORT: "cannot_connect"}),
+        ("dead_port", {CONF_PORT: "port_cannot_open"}),
         ("bad_crc", {CONF_PORT: "no_meter_answered"}),
         ("bug", {"base": "unknown"}),
     ],
@@ -989,5 +1016,5 @@ async def test_user_flow_same_bridge_by_another_url(
         result["flow_id"],
         {CONF_PORT: f"socket://[::ffff:127.0.0.1]:{port}", "meters": "300001001"},
     )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "already_configured"
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_PORT: "bus_already_configured"}

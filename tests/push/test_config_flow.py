@@ -104,7 +104,7 @@ async def test_cloud_flow_errors(hass: HomeAssistant, push_simulator: PushSimula
     result = await _start(hass, "ekm_push")
     flow_id = result["flow_id"]
     cases: list[tuple[str, dict[str, str]]] = [
-        ("bm90IGEga2V5", {CONF_API_KEY: "invalid_key"}),  # unknown key: 401
+        ("bm90IGEga2V5", {CONF_API_KEY: "push_invalid_key"}),  # unknown key: 401
         ("not a key!", {CONF_API_KEY: "invalid_key_format"}),
     ]
     for key, errors in cases:
@@ -116,7 +116,7 @@ async def test_cloud_flow_errors(hass: HomeAssistant, push_simulator: PushSimula
             flow_id, {CONF_API_KEY: push_simulator.account_key}
         )
     )
-    assert result["errors"] == {"base": "cannot_connect"}
+    assert result["errors"] == {"base": "push_cannot_connect"}
     push_simulator.faults.http_status = 429
     push_simulator.faults.retry_after = "600"
     result = dict(
@@ -132,7 +132,7 @@ async def test_cloud_flow_errors(hass: HomeAssistant, push_simulator: PushSimula
             flow_id, {CONF_API_KEY: push_simulator.account_key}
         )
     )
-    assert result["errors"] == {"base": "invalid_response"}
+    assert result["errors"] == {"base": "push_invalid_response"}
     # A key never comes back to the browser in a form.
     assert push_simulator.account_key not in str(result)
 
@@ -151,7 +151,7 @@ async def test_cloud_flow_aborts_for_a_configured_account(
         )
     )
     assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "already_configured"
+    assert result["reason"] == "push_already_configured"
 
 
 async def test_cloud_reauth_recovers_the_entry(
@@ -169,7 +169,7 @@ async def test_cloud_reauth_recovers_the_entry(
     result = dict(
         await hass.config_entries.flow.async_configure(flow_id, {CONF_API_KEY: "d3Jvbmc="})
     )
-    assert result["errors"] == {CONF_API_KEY: "invalid_key"}
+    assert result["errors"] == {CONF_API_KEY: "push_invalid_key"}
     result = dict(
         await hass.config_entries.flow.async_configure(flow_id, {CONF_API_KEY: "bmV3OmtleQ=="})
     )
@@ -209,7 +209,7 @@ async def test_cloud_reconfigure_replaces_key_and_token(
             result["flow_id"], {CONF_API_KEY: "Zm9vOmJhcg=="}
         )
     )
-    assert result["errors"] == {CONF_API_KEY: "invalid_key"}
+    assert result["errors"] == {CONF_API_KEY: "push_invalid_key"}
     result = dict(
         await hass.config_entries.flow.async_configure(
             result["flow_id"], {CONF_API_KEY: gateway_key}
@@ -276,13 +276,13 @@ async def test_push3_flow_creates_entry(
             flow_id, {CONF_HOST: push3_simulator.host, CONF_API_KEY: "d3Jvbmc="}
         )
     )
-    assert result["errors"] == {CONF_API_KEY: "invalid_key"}  # HTTP 500 with an HTML page
+    assert result["errors"] == {CONF_API_KEY: "push3_invalid_key"}  # HTTP 500 with an HTML page
     result = dict(
         await hass.config_entries.flow.async_configure(
             flow_id, {CONF_HOST: "127.0.0.1:1", CONF_API_KEY: push3_simulator.key}
         )
     )
-    assert result["errors"] == {CONF_HOST: "cannot_connect"}
+    assert result["errors"] == {CONF_HOST: "push3_cannot_connect"}
     result = dict(
         await hass.config_entries.flow.async_configure(
             flow_id, {CONF_HOST: "bad host/", CONF_API_KEY: push3_simulator.key}
@@ -313,7 +313,7 @@ async def test_push3_flow_creates_entry(
             },
         )
     )
-    assert result["reason"] == "already_configured"
+    assert result["reason"] == "push3_already_configured"
 
 
 async def test_push3_reauth_and_reconfigure(
@@ -328,7 +328,7 @@ async def test_push3_reauth_and_reconfigure(
     result = dict(
         await hass.config_entries.flow.async_configure(flow["flow_id"], {CONF_API_KEY: "d3Jvbmc="})
     )
-    assert result["errors"] == {CONF_API_KEY: "invalid_key"}
+    assert result["errors"] == {CONF_API_KEY: "push3_invalid_key"}
     result = dict(
         await hass.config_entries.flow.async_configure(
             flow["flow_id"], {CONF_API_KEY: push3_simulator.key}
@@ -345,7 +345,7 @@ async def test_push3_reauth_and_reconfigure(
             result["flow_id"], {CONF_HOST: "127.0.0.1:1", CONF_API_KEY: push3_simulator.key}
         )
     )
-    assert result["errors"] == {CONF_HOST: "cannot_connect"}
+    assert result["errors"] == {CONF_HOST: "push3_cannot_connect"}
     result = dict(
         await hass.config_entries.flow.async_configure(
             result["flow_id"], {CONF_HOST: push3_simulator.host, CONF_API_KEY: push3_simulator.key}

@@ -179,6 +179,22 @@ async def test_unnamed_iostack_fields_become_disabled_sensors(
     assert registry_entry is not None
     assert registry_entry.disabled_by is er.RegistryEntryDisabler.INTEGRATION
     assert registry_entry.translation_key == iostack.GENERIC_KEY
+    # Named in words, not by the API's field name (issue 13 #8).
+    assert registry_entry.original_name == "Humidity 1"
+
+
+@pytest.mark.parametrize(
+    ("field", "label"),
+    [
+        ("Reliability_Ratio", "Reliability ratio"),
+        ("Humidity_1", "Humidity 1"),
+        ("AI_1", "AI 1"),
+        ("PERR.NR", "PERR.NR"),
+        ("State_AC_Out", "State AC out"),
+    ],
+)
+def test_iostack_field_labels_read_as_words(field: str, label: str) -> None:
+    assert iostack.field_label(field) == label
 
 
 async def test_cloud_devices_hang_off_their_gateway(
@@ -468,3 +484,39 @@ async def test_push3_diagnostics_and_no_devices_chosen(
     assert cloud.state is ConfigEntryState.LOADED
     assert not er.async_entries_for_config_entry(er.async_get(hass), cloud.entry_id)
     assert all(r.path != "/readMeter" or r.key_kind != "account" for r in push_simulator.served)
+
+
+async def test_push3_gateway_device_shows_connectivity_and_last_poll(
+    hass: HomeAssistant,
+    push3_simulator: Push3Simulator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The gateway's own device says whether it answers and when it last did (issue 13 #11)."""
+    entry = await setup_entry(hass, push3_entry(push3_simulator))
+    assert entry.unique_id is not None
+    gateway = entry.unique_id  # the gateway device's identifier
+    connected = _entity_id(hass, entry, "binary_sensor", gateway, "gateway_connected")
+    last_poll = _entity_id(hass, entry, "sensor", gateway, "gateway_last_poll")
+    registry = er.async_get(hass)
+    devices = dr.async_get(hass)
+    for entity_id in (connected, last_poll):
+        registry_entry = registry.async_get(entity_id)
+        assert registry_entry is not None
+        device = devices.async_get(registry_entry.device_id or "")
+        assert device is not None
+        assert (DOMAIN, gateway) in device.identifiers
+    assert hass.states.get(connected).state == STATE_ON  # type: ignore[union-attr]
+    first = dt_util.parse_datetime(hass.states.get(last_poll).state)  # type: ignore[union-attr]
+    assert first is not None
+
+    push3_simulator.faults.http_status = 503
+    await _poll(hass, freezer, 30)
+    assert hass.states.get(connected).state == STATE_OFF  # type: ignore[union-attr]
+    assert dt_util.parse_datetime(hass.states.get(last_poll).state) == first  # type: ignore[union-attr]
+
+    push3_simulator.faults.http_status = None
+    await _poll(hass, freezer, 30)
+    assert hass.states.get(connected).state == STATE_ON  # type: ignore[union-attr]
+    later = dt_util.parse_datetime(hass.states.get(last_poll).state)  # type: ignore[union-attr]
+    assert later is not None
+    assert later > first

@@ -144,8 +144,10 @@ async def test_a_wrong_pin_is_reported_and_can_be_corrected(
     result = await submit(hass, result, user_input(smartmac_sim, SMARTMAC_D103, "000000"))
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {CONF_PIN: "smartmac_invalid_auth"}
-    assert suggested(result, CONF_PIN) is None  # the PIN is never shown again
+    # What was typed stays (the PIN too, masked by the browser) so one field is corrected.
+    assert suggested(result, CONF_PIN) == "000000"
     assert suggested(result, CONF_DEVICE_ID) == SMARTMAC_D103
+    assert result["description_placeholders"][CONF_DEVICE_ID] == SMARTMAC_D103
 
     result = await submit(hass, result, user_input(smartmac_sim, SMARTMAC_D103))
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -271,8 +273,9 @@ async def test_a_configured_device_is_not_added_again_nor_read(
 ) -> None:
     make_smartmac_entry(SMARTMAC_D101).add_to_hass(hass)
     result = await submit(hass, await start_flow(hass), user_input(smartmac_sim, SMARTMAC_D101))
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "smartmac_already_configured"
+    # A field error, not an abort: the form stays to correct a mistyped Device ID.
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_DEVICE_ID: "smartmac_already_configured"}
     assert served(smartmac_sim, SMARTMAC_D101) == []
 
 
@@ -283,8 +286,9 @@ async def test_the_device_id_the_device_reports_is_the_unique_id(
     smartmac_sim.devices[SMARTMAC_D105].devid = f"0{SMARTMAC_D105}"
     MockConfigEntry(domain=DOMAIN, unique_id=f"0{SMARTMAC_D105}", data={}).add_to_hass(hass)
     result = await submit(hass, await start_flow(hass), user_input(smartmac_sim, SMARTMAC_D105))
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "smartmac_already_configured"
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_DEVICE_ID: "smartmac_already_configured"}
+    assert result["description_placeholders"][CONF_DEVICE_ID] == f"0{SMARTMAC_D105}"
 
 
 # Reauth: the PIN was changed on the device ---------------------------------------------------

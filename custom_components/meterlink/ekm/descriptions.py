@@ -27,6 +27,7 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.components.switch import SwitchEntityDescription
+from homeassistant.components.switch.const import SwitchDeviceClass
 from homeassistant.const import (
     EntityCategory,
     UnitOfElectricCurrent,
@@ -362,6 +363,9 @@ def _relay(relay: int) -> EkmSwitchEntityDescription:
     return EkmSwitchEntityDescription(
         key=f"relay_{relay}",
         translation_key=f"relay_{relay}",
+        # The set_relay picker offers devices with these (services.yaml); cloud relays and
+        # ioStack outputs, which set_relay does not switch, have none.
+        device_class=SwitchDeviceClass.SWITCH,
         exists_fn=_v4,
         is_on_fn=lambda r: r.relay_closed(relay),
         command_fn=lambda closed: commands.relay(relay, closed, 0),

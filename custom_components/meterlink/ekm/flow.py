@@ -81,6 +81,9 @@ from .const import (
 from .coordinator import printed_number
 
 CONF_METERS: Final = "meters"  # form field only: the addresses typed in the ekm_rs485 step
+# Form field only: a network bridge URL typed beside the serial-port picker (stored as the
+# port). The picker lists adapters; a typed URL in it would be flagged "Unknown item".
+CONF_BRIDGE_URL: Final = "bridge_url"
 CONF_SUBENTRY_ID: Final = "subentry_id"  # reauth data: the meter that refused its password
 
 DEFAULT_OPTIONS: Final = {
@@ -118,6 +121,9 @@ FORM_ERRORS: Final = (
     FormRule(error=MeterTimeoutError, field=Target.METER, reason="meter_not_found"),
     FormRule(error=MeterFrameError, field=Target.METER, reason="invalid_response"),
 )
+
+
+BUS_PORT: Final = "bus_port"  # placeholder: the port or bridge URL a form tried
 
 
 def probe_error(target: Target, reason: str, address: str | None = None) -> FormError:
@@ -253,7 +259,8 @@ async def open_bus(port: str, owner: ConfigEntry | None = None) -> AsyncIterator
     try:
         await bus.connect()
     except MeterError as err:
-        raise probe_error(Target.PORT, "cannot_connect") from err
+        # Named after the port typed: "the port" is unclear with several adapters and bridges.
+        raise FormError(Target.PORT, "port_cannot_open", {BUS_PORT: port}) from err
     except Exception as err:
         raise _probe_error(err, None) from err
     try:
@@ -314,6 +321,16 @@ def configured_meter_entry(hass: HomeAssistant, address: str) -> ConfigEntry | N
     return None
 
 
+def configured_meters(
+    hass: HomeAssistant, addresses: Iterable[str]
+) -> tuple[str, ConfigEntry] | None:
+    """The first of `addresses` some bus already has, with that bus; None when all are new."""
+    for address in addresses:
+        if (entry := configured_meter_entry(hass, address)) is not None:
+            return address, entry
+    return None
+
+
 def _retitle(entry: ConfigEntry, port: str) -> str | UndefinedType:
     """A new default title for a new port, unless the user renamed the entry."""
     return bus_title(port) if entry.title == bus_title(entry.data[CONF_PORT]) else UNDEFINED
@@ -340,23 +357,38 @@ class EkmRs485ConfigFlowMixin(ConfigFlow):
         """Port, meter addresses and an optional password; every meter must answer."""
         errors: dict[str, str] = {}
         placeholders: dict[str, str] = {}
+        fields = _EKM_RS485_FIELDS
         if user_input is not None:
-            port = user_input[CONF_PORT].strip()
+            bridge = str(user_input.get(CONF_BRIDGE_URL) or "").strip()
+            port = bridge or str(user_input.get(CONF_PORT) or "").strip()
+            if bridge:  # port errors belong to the field the port was typed into
+                fields = {**_EKM_RS485_FIELDS, Target.PORT: CONF_BRIDGE_URL}
             try:
+                if not port:
+                    raise FormError(Target.PORT, "no_port")
                 addresses = parse_addresses(user_input[CONF_METERS])
                 password = parse_password(user_input.get(CONF_PASSWORD))
-                # Cheap checks first: never open a port another entry is using.
-                await self.async_set_unique_id(
-                    await stable_port_id(self.hass, port), raise_on_progress=False
-                )
-                self._abort_if_unique_id_configured()
-                self._abort_if_meters_configured(addresses)
-                if await self._bridge_entry(port) is not None:
-                    return self.async_abort(reason="already_configured")
+                # Cheap checks first: never open a port another entry is using. A duplicate is
+                # a field error, so the form stays to correct it.
+                port_id = await stable_port_id(self.hass, port)
+                await self.async_set_unique_id(port_id, raise_on_progress=False)
+                # The same bridge by another URL is the same wire (issue 11).
+                if (
+                    port_id in self._async_current_ids(include_ignore=False)
+                    or await self._bridge_entry(port) is not None
+                ):
+                    raise FormError(Target.PORT, "bus_already_configured", {BUS_PORT: port})
+                if configured := configured_meters(self.hass, addresses):
+                    address, entry = configured
+                    raise FormError(
+                        Target.METER,
+                        "meter_already_configured",
+                        {CONF_ADDRESS: address, "entry": entry.title},
+                    )
                 async with open_bus(port) as bus:
                     found = [await identify(bus, address, password) for address in addresses]
             except FormError as err:
-                err.apply(errors, placeholders, _EKM_RS485_FIELDS)
+                err.apply(errors, placeholders, fields)
             else:
                 self._entry_data = {CONF_CONNECTION: CONNECTION_EKM_RS485, CONF_PORT: port}
                 if self._usb_id is not None and port == self._port:
@@ -364,8 +396,12 @@ class EkmRs485ConfigFlowMixin(ConfigFlow):
                 self._password = password
                 self._found = found
                 return await self.async_step_ekm_rs485_confirm()
-            # Keep what was typed, but never send a password back to the browser.
-            suggested = {k: v for k, v in user_input.items() if k != CONF_PASSWORD}
+            # Keep what was typed, the password too (the browser shows it masked); a URL goes
+            # back into the bridge field, where it is no unknown adapter.
+            suggested = dict(user_input)
+            if "://" in port:
+                suggested.pop(CONF_PORT, None)
+                suggested[CONF_BRIDGE_URL] = port
         else:
             suggested = {CONF_PORT: self._port} if self._port else {}
         return self.async_show_form(
@@ -419,12 +455,12 @@ class EkmRs485ConfigFlowMixin(ConfigFlow):
 
     def _abort_if_meters_configured(self, addresses: Iterable[str]) -> None:
         """A meter answers on one bus only; a second entry polling it would be a duplicate."""
-        for address in addresses:
-            if (entry := configured_meter_entry(self.hass, address)) is not None:
-                raise AbortFlow(
-                    "meter_already_configured",
-                    description_placeholders={CONF_ADDRESS: address, "entry": entry.title},
-                )
+        if configured := configured_meters(self.hass, addresses):
+            address, entry = configured
+            raise AbortFlow(
+                "meter_already_configured",
+                description_placeholders={CONF_ADDRESS: address, "entry": entry.title},
+            )
 
     # --- USB discovery of an RS-485 adapter --------------------------------------------------
 
@@ -649,7 +685,9 @@ class EkmBusOptionsFlow(OptionsFlowWithReload):
 
 _EKM_RS485_SCHEMA: Final = probatio.Schema(
     {
-        probatio.Required(CONF_PORT): SerialPortSelector(),
+        # One of the two: an adapter from the picker, or a typed network bridge URL.
+        probatio.Optional(CONF_PORT): SerialPortSelector(),
+        probatio.Optional(CONF_BRIDGE_URL): TextSelector(),
         probatio.Required(CONF_METERS): TextSelector(TextSelectorConfig(multiline=True)),
         probatio.Optional(CONF_PASSWORD): _PASSWORD_SELECTOR,
     }

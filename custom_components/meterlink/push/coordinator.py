@@ -27,7 +27,7 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.update_coordinator import UpdateFailed
 from homeassistant.util import dt as dt_util
 
-from ..const import CONF_SCAN_INTERVAL, DOMAIN, LOGGER
+from ..const import CONF_SCAN_INTERVAL, DEV_PUSH_URL, DOMAIN, LOGGER
 from ..ekm.const import MANUFACTURER_EKM
 from ..ekm.coordinator import EkmCoordinator, MeterIdentity, meter_device_info, printed_number
 from ..energy_guard import EnergyGuard
@@ -66,9 +66,10 @@ MIN_STALE_AFTER: Final = 180.0
 # appear, removed ones go away). One request an hour against the rate limit.
 DISCOVERY_INTERVAL: Final = timedelta(hours=1)
 
-# The services the cloud client talks to; tests point them at the simulator.
-API_URL = DEFAULT_API_URL
-ACCOUNT_URL = DEFAULT_ACCOUNT_URL
+# The services the cloud client talks to; tests (and a development instance, through
+# const.DEV_PUSH_URL) point them at the simulator.
+API_URL = DEV_PUSH_URL or DEFAULT_API_URL
+ACCOUNT_URL = DEV_PUSH_URL or DEFAULT_ACCOUNT_URL
 
 
 UPDATE_ERRORS: Final = poll_errors(refused="push_key_refused", unavailable="push_unavailable")

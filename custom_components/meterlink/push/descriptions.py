@@ -136,6 +136,19 @@ NAMED_FIELDS: Final = frozenset({*(d.field for d in SENSORS), *(d.field for d in
 GENERIC_KEY: Final = "iostack_field"
 
 
+def field_label(name: str) -> str:
+    """An API field name as a user reads it: `Reliability_Ratio` → "Reliability ratio".
+
+    Words in capitals (acronyms such as `AC`) keep them; the rest is sentence case, as Home
+    Assistant names entities.
+    """
+    words = [word for word in name.replace("_", " ").split() if word]
+    if not words:
+        return name
+    kept = [word if word.isupper() and len(word) > 1 else word.lower() for word in words]
+    return " ".join([kept[0][:1].upper() + kept[0][1:], *kept[1:]])
+
+
 def generic_sensor(name: str) -> IoStackSensorEntityDescription:
     """A field no table names: shown as a plain number, disabled until the user wants it."""
     return IoStackSensorEntityDescription(
@@ -179,5 +192,18 @@ REPORTING: Final = BinarySensorEntityDescription(
     key="reporting",
     translation_key="reporting",
     device_class=BinarySensorDeviceClass.CONNECTIVITY,
+    entity_category=EntityCategory.DIAGNOSTIC,
+)
+# The Push3 gateway's own device (issue 13 #11): whether it answers, and when it last did.
+GATEWAY_CONNECTED: Final = BinarySensorEntityDescription(
+    key="gateway_connected",
+    translation_key="gateway_connected",
+    device_class=BinarySensorDeviceClass.CONNECTIVITY,
+    entity_category=EntityCategory.DIAGNOSTIC,
+)
+GATEWAY_LAST_POLL: Final = SensorEntityDescription(
+    key="gateway_last_poll",
+    translation_key="gateway_last_poll",
+    device_class=SensorDeviceClass.TIMESTAMP,
     entity_category=EntityCategory.DIAGNOSTIC,
 )

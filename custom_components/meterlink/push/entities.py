@@ -23,6 +23,7 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
+from homeassistant.util import dt as dt_util
 
 from ..const import DOMAIN
 from ..ekm import descriptions as ekm
@@ -32,14 +33,17 @@ from ..ekm.entities import EkmBinarySensor, EkmSensor, MeterEntityClass, meter_e
 from ..entity import MeterLinkEntity, async_add_new_entities
 from ..meters.push import IoStackReading
 from ..runtime import MeterLinkConfigEntry
-from .coordinator import PushCoordinator, PushData, push_meter, push_runtime
+from .coordinator import Push3Coordinator, PushCoordinator, PushData, push_meter, push_runtime
 from .descriptions import (
+    GATEWAY_CONNECTED,
+    GATEWAY_LAST_POLL,
     GENERIC_KEY,
     LAST_READING,
     REPORTING,
     IoStackBinarySensorEntityDescription,
     IoStackSensorEntityDescription,
     binary_sensors_for,
+    field_label,
     sensors_for,
 )
 from .streaming import StreamingBinarySensor
@@ -156,6 +160,61 @@ class PushReportingBinarySensor(PushDeviceEntity, BinarySensorEntity):
         return (self.data.has(self.address), self.address in self.data.stale)
 
 
+class _Push3GatewayEntity(MeterLinkEntity[Push3Coordinator]):
+    """An entity of the Push3 gateway itself: what the user checks when its meters go quiet."""
+
+    def __init__(self, coordinator: Push3Coordinator, description: Any) -> None:
+        """Attach the entity to the gateway's device."""
+        super().__init__(coordinator)
+        self.entity_description = description
+        gateway = coordinator.gateway_id
+        self._attr_unique_id = coordinator.entity_unique_id(gateway, description.key)
+        self._attr_device_info = coordinator.gateway_device_info(gateway)
+
+    @property
+    def available(self) -> bool:
+        """Always: an unreachable gateway is what these entities report."""
+        return True
+
+
+class Push3GatewayConnectedSensor(_Push3GatewayEntity, BinarySensorEntity):
+    """On while the gateway answered its last poll on the local network."""
+
+    @property
+    def is_on(self) -> bool:
+        """Whether the last poll succeeded."""
+        return self.coordinator.last_update_success
+
+    def _write_token(self) -> object:
+        return self.coordinator.last_update_success
+
+
+class Push3GatewayLastPollSensor(_Push3GatewayEntity, SensorEntity):
+    """When the gateway last answered a poll (Home Assistant's clock, not the gateway's)."""
+
+    _last_poll: datetime | None = None
+
+    @property
+    def native_value(self) -> datetime | None:
+        """The time of the last successful poll since Home Assistant started."""
+        return self._last_poll
+
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        if self.coordinator.last_update_success:
+            self._last_poll = dt_util.utcnow()
+        super()._handle_coordinator_update()
+
+    async def async_added_to_hass(self) -> None:
+        """The first poll ran before the entity existed: it counts."""
+        await super().async_added_to_hass()
+        if self.coordinator.last_update_success and self.coordinator.data is not None:
+            self._last_poll = dt_util.utcnow()
+
+    def _write_token(self) -> object:
+        return self._last_poll
+
+
 class _IoStackEntity(PushDeviceEntity):
     """An ioStack value; unavailable while the ioStack's read is stale."""
 
@@ -189,10 +248,10 @@ class IoStackSensor(_IoStackEntity, SensorEntity):
         description: IoStackSensorEntityDescription,
         device_info: DeviceInfo,
     ) -> None:
-        """Name a field no table knows by the field's own name."""
+        """Name a field no table knows by the field's own name, written as words."""
         super().__init__(coordinator, address, description, device_info)
         if description.translation_key == GENERIC_KEY:
-            self._attr_translation_placeholders = {"field": description.field}
+            self._attr_translation_placeholders = {"field": field_label(description.field)}
 
     @property
     def native_value(self) -> StateType:
@@ -258,6 +317,9 @@ def async_add_push_sensors(
 ) -> None:
     """Sensor platform: the EKM sensor table per meter, ioStack fields, last-read times."""
     async_add_push_entities(entry, async_add_entities, _SENSORS)
+    coordinator = push_runtime(entry).coordinator
+    if isinstance(coordinator, Push3Coordinator):
+        async_add_entities([Push3GatewayLastPollSensor(coordinator, GATEWAY_LAST_POLL)])
 
 
 @callback
@@ -266,6 +328,9 @@ def async_add_push_binary_sensors(
 ) -> None:
     """Binary sensor platform: the EKM table per meter, ioStack states, reporting, streaming."""
     async_add_push_entities(entry, async_add_entities, _BINARY_SENSORS)
+    coordinator = push_runtime(entry).coordinator
+    if isinstance(coordinator, Push3Coordinator):
+        async_add_entities([Push3GatewayConnectedSensor(coordinator, GATEWAY_CONNECTED)])
     streaming = push_runtime(entry).streaming
     if streaming is not None and streaming.active:
         async_add_entities([StreamingBinarySensor(streaming)])

@@ -65,16 +65,22 @@ from .streaming import CONF_GATEWAY_KEYS, CONF_STREAMING, gateway_keys_from_form
 CONF_DEVICES: Final = "devices"  # form field only: the meters and ioStacks to add
 
 
-def _form_error(err: Exception, host_field: str = "base") -> FormError:
-    """Map a library error to a form error (called from an `except` block)."""
-    rules = (
-        FormRule(error=MeterAuthError, field=CONF_API_KEY, reason="invalid_key"),
-        FormRule(error=MeterRateLimitError, field="base", reason="rate_limited"),
-        FormRule(error=MeterConnectionError, field=host_field, reason="cannot_connect"),
-        FormRule(error=MeterTimeoutError, field=host_field, reason="cannot_connect"),
-        FormRule(error=MeterError, field="base", reason="invalid_response"),
-    )
-    return form_error(err, rules, "testing an EKM Push key")
+# What a failed request means on each form: the cloud's words name the cloud and the key, the
+# Push3's name the gateway at the host typed (the `host` placeholder); no RS-485 wording.
+_PUSH_RULES: Final = (
+    FormRule(error=MeterAuthError, field=CONF_API_KEY, reason="push_invalid_key"),
+    FormRule(error=MeterRateLimitError, field="base", reason="rate_limited"),
+    FormRule(error=MeterConnectionError, field="base", reason="push_cannot_connect"),
+    FormRule(error=MeterTimeoutError, field="base", reason="push_timeout"),
+    FormRule(error=MeterError, field="base", reason="push_invalid_response"),
+)
+_PUSH3_RULES: Final = (
+    FormRule(error=MeterAuthError, field=CONF_API_KEY, reason="push3_invalid_key"),
+    FormRule(error=MeterRateLimitError, field="base", reason="rate_limited"),
+    FormRule(error=MeterConnectionError, field=CONF_HOST, reason="push3_cannot_connect"),
+    FormRule(error=MeterTimeoutError, field=CONF_HOST, reason="push3_timeout"),
+    FormRule(error=MeterError, field="base", reason="push3_invalid_response"),
+)
 
 
 def _key(user_input: Mapping[str, Any]) -> str:
@@ -121,7 +127,7 @@ async def _async_discover(flow: ConfigFlow, key: str) -> tuple[PushInventory, st
     try:
         inventory = await client.discover()
     except Exception as err:
-        raise _form_error(err) from err
+        raise form_error(err, _PUSH_RULES, "testing an EKM Push key") from err
     unique_id = push_unique_id(inventory)
     if unique_id is None:
         raise FormError("base", "no_devices")
@@ -137,7 +143,7 @@ async def _async_read_push3(flow: ConfigFlow, host: str, key: str) -> tuple[Push
     try:
         readings = await client.read()
     except Exception as err:
-        raise _form_error(err, CONF_HOST) from err
+        raise form_error(err, _PUSH3_RULES, "reading a Push3 gateway", {CONF_HOST: host}) from err
     unique_id = gateway_unique_id(readings)
     if unique_id is None:
         raise FormError("base", "no_devices")
@@ -163,13 +169,18 @@ class EkmPushConfigFlowMixin(ConfigFlow):
                 errors[err.field] = err.reason
             else:
                 await self.async_set_unique_id(unique_id)
-                self._abort_if_unique_id_configured()
+                self._abort_if_unique_id_configured(error="push_already_configured")
                 self._push_data = {CONF_CONNECTION: CONNECTION_EKM_PUSH, CONF_API_KEY: key}
                 if token := str(user_input.get(CONF_API_TOKEN) or "").strip():
                     self._push_data[CONF_API_TOKEN] = token
                 self._push_inventory = inventory
                 return await self.async_step_ekm_push_devices()
-        return self.async_show_form(step_id="ekm_push", data_schema=_PUSH_SCHEMA, errors=errors)
+        # Keep what was typed after an error (secret fields stay masked in the browser).
+        return self.async_show_form(
+            step_id="ekm_push",
+            data_schema=self.add_suggested_values_to_schema(_PUSH_SCHEMA, user_input or {}),
+            errors=errors,
+        )
 
     async def async_step_ekm_push_devices(
         self, user_input: dict[str, Any] | None = None
@@ -274,26 +285,31 @@ class EkmPush3ConfigFlowMixin(ConfigFlow):
     ) -> ConfigFlowResult:
         """Host and gateway key; the gateway must answer with its devices."""
         errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {CONF_HOST: "-"}
         if user_input is not None:
             host = str(user_input[CONF_HOST]).strip()
+            placeholders[CONF_HOST] = host
             try:
                 key = _key(user_input)
                 _readings, unique_id = await _async_read_push3(self, host, key)
             except FormError as err:
-                errors[err.field] = err.reason
+                err.apply(errors, placeholders)
             else:
                 await self.async_set_unique_id(unique_id)
-                self._abort_if_unique_id_configured(updates={CONF_HOST: host})
+                self._abort_if_unique_id_configured(
+                    updates={CONF_HOST: host}, error="push3_already_configured"
+                )
                 return self.async_create_entry(
                     title=f"Push3 gateway ({host})",
                     data={CONF_CONNECTION: CONNECTION_PUSH3, CONF_HOST: host, CONF_API_KEY: key},
                     options={CONF_SCAN_INTERVAL: DEFAULT_PUSH3_SCAN_INTERVAL},
                 )
-        suggested = {CONF_HOST: user_input[CONF_HOST]} if user_input else {}
+        # Keep what was typed after an error (the key stays masked in the browser).
         return self.async_show_form(
             step_id="ekm_push3",
-            data_schema=self.add_suggested_values_to_schema(_PUSH3_SCHEMA, suggested),
+            data_schema=self.add_suggested_values_to_schema(_PUSH3_SCHEMA, user_input or {}),
             errors=errors,
+            description_placeholders=placeholders,
         )
 
     async def _async_same_gateway_key(
@@ -340,6 +356,7 @@ class EkmPush3ConfigFlowMixin(ConfigFlow):
         """A new address or key for the same gateway."""
         entry = self._get_reconfigure_entry()
         errors: dict[str, str] = {}
+        host = entry.data[CONF_HOST]
         if user_input is not None:
             host = str(user_input[CONF_HOST]).strip()
             key = await self._async_same_gateway_key(host, user_input, errors)
@@ -353,7 +370,7 @@ class EkmPush3ConfigFlowMixin(ConfigFlow):
                 _PUSH3_SCHEMA, {CONF_HOST: entry.data[CONF_HOST]}
             ),
             errors=errors,
-            description_placeholders={"name": entry.title},
+            description_placeholders={"name": entry.title, CONF_HOST: host},
         )
 
 

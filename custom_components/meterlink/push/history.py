@@ -42,7 +42,7 @@ from homeassistant.helpers.recorder import get_instance
 from homeassistant.util import dt as dt_util
 from homeassistant.util.unit_conversion import EnergyConverter
 
-from ..const import DOMAIN
+from ..const import DEV_PUSH_URL, DOMAIN
 from ..meters.energy_hours import (
     HOUR_MS,
     Baseline,
@@ -81,7 +81,7 @@ LIVE_SENSOR_KEYS = {Register.IMPORT: "import_energy", Register.EXPORT: "export_e
 """The description keys of the live energy sensors whose outage hours are filled."""
 
 # Where the Summary API is and how far apart its requests go (tests point these elsewhere).
-SUMMARY_URL = DEFAULT_SUMMARY_URL
+SUMMARY_URL = DEV_PUSH_URL or DEFAULT_SUMMARY_URL
 SUMMARY_PACE = DEFAULT_SUMMARY_PACE
 
 type LiveSensors = Callable[[str], Mapping[Register, str]]

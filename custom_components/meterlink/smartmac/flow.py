@@ -132,15 +132,19 @@ class SmartMacConfigFlowMixin(ConfigFlow):
     ) -> ConfigFlowResult:
         """Host, device ID and PIN, proven by a read; the device ID is the unique id."""
         errors: dict[str, str] = {}
-        placeholders: dict[str, str] = {}
+        # The error texts name what was typed (host, Device ID), never the PIN.
+        placeholders: dict[str, str] = {CONF_HOST: "-", CONF_DEVICE_ID: "-"}
         if user_input is not None:
             host, pin = user_input[CONF_HOST], user_input[CONF_PIN]
+            placeholders[CONF_HOST] = str(host).strip()
+            placeholders[CONF_DEVICE_ID] = str(user_input[CONF_DEVICE_ID]).strip()
             try:
                 typed_id = _check_input(host, user_input[CONF_DEVICE_ID], pin)[1]
-                # A device already configured is not read again (its budget is the entry's).
-                await self.async_set_unique_id(typed_id, raise_on_progress=False)
-                self._abort_if_unique_id_configured(error="smartmac_already_configured")
+                # A device already configured is not read again (its budget is the entry's);
+                # the form stays, so a mistyped Device ID is corrected there.
+                self._raise_if_configured(typed_id)
                 reading = await async_probe(self.hass, host, typed_id, pin)
+                self._raise_if_configured(reading.devid)
             except FormError as err:
                 err.apply(errors, placeholders)
             else:
@@ -151,13 +155,20 @@ class SmartMacConfigFlowMixin(ConfigFlow):
                     data=_entry_data(host, typed_id, pin, reading),
                     options=default_options(reading.model, reading.extended),
                 )
-        suggested = {k: v for k, v in (user_input or {}).items() if k != CONF_PIN}
+        # Keep what was typed after an error (the PIN stays masked in the browser).
         return self.async_show_form(
             step_id="smartmac",
-            data_schema=self.add_suggested_values_to_schema(_USER_SCHEMA, suggested),
+            data_schema=self.add_suggested_values_to_schema(_USER_SCHEMA, user_input or {}),
             errors=errors,
             description_placeholders=placeholders,
         )
+
+    def _raise_if_configured(self, device_id: str) -> None:
+        """A field error (not an abort) when an entry already has this device."""
+        if device_id in self._async_current_ids(include_ignore=False):
+            raise FormError(
+                CONF_DEVICE_ID, "smartmac_already_configured", {CONF_DEVICE_ID: device_id}
+            )
 
     async def async_step_smartmac_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
         """The device refused the PIN (it was changed on the device)."""
@@ -224,7 +235,8 @@ class SmartMacConfigFlowMixin(ConfigFlow):
         return self.async_show_form(
             step_id="smartmac_reconfigure",
             data_schema=self.add_suggested_values_to_schema(
-                _RECONFIGURE_SCHEMA, {k: v for k, v in suggested.items() if k != CONF_PIN}
+                _RECONFIGURE_SCHEMA,
+                suggested,  # what was typed, a PIN too (shown masked)
             ),
             errors=errors,
             description_placeholders=placeholders,
