@@ -375,6 +375,10 @@ async def test_options_take_gateway_keys_and_switch_streaming_off(
     assert runtime_streaming is not None
     assert not runtime_streaming.active
     assert coordinator_of(entry).update_interval == coordinator_of(entry).poll_interval
+    # Unloaded here, not by the fixture's teardown: aiomqtt tasks cancelled while Home
+    # Assistant stops can surface a CancelledError in a later test's teardown.
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
 
 
 def test_gateway_key_lines() -> None:
