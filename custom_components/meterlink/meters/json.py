@@ -76,13 +76,6 @@ def number(value: object) -> int | float | None:
     (JSON allows `1e309` written out) is refused too: every caller computes with floats, and
     one such value must cost only itself, not the whole answer.
     """
-    # Exact types first (no bool is one): this runs for every field of every read.
-    if type(value) is float:
-        return value if math.isfinite(value) else None
-    if type(value) is str:
-        return _number_text(value)
-    if type(value) is int:
-        return value if abs(value) <= _MAX_INT else None
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -91,10 +84,6 @@ def number(value: object) -> int | float | None:
         return value if math.isfinite(value) else None
     if not isinstance(value, str):
         return None
-    return _number_text(value)
-
-
-def _number_text(value: str) -> int | float | None:
     text = value.strip()
     if len(text) > 40 or not _NUMBER_RE.fullmatch(text):
         return None

@@ -43,14 +43,6 @@ _COS_THETA_RE = re.compile(r"\s*([0-9]*\.?[0-9]+)\s*([LClc]?)\s*")
 _COS_THETA_RAW_RE = re.compile(r"([LC ])([0-9]{3})")
 _ADDRESS_RE = re.compile(r"[0-9]{1,12}")
 _MAX_TEXT = 64  # longest string value kept from a read
-# One look-up per field of a read: its kind, None for what is not taken from the read as such
-# (dropped, derived from other fields, or kept apart); absent: a generic field, kept in `extra`.
-_FIELD_PLAN: dict[str, Kind | None] = {
-    **FIELD_KINDS,
-    **dict.fromkeys(
-        (*_DROPPED, *POWER_FACTOR_FIELDS, *NET_WATTS_FIELDS, TIMESTAMP_FIELD, RELIABILITY_FIELD)
-    ),
-}
 
 
 def device_address(value: object) -> str | None:
@@ -66,11 +58,10 @@ def is_bad_read(read: Mapping[str, Any]) -> bool:
     good = read.get("Good")
     if good is not None and (good is False or number(good) == 0):
         return True
-    # Upper-casing never shortens a text, so its first four characters decide (cheaper per field).
     for key, value in read.items():
-        if str(key)[:4].upper() == "PERR":
+        if str(key).upper().startswith("PERR"):
             return True
-        if isinstance(value, str) and value.lstrip()[:4].upper() == "PERR":
+        if isinstance(value, str) and value.strip().upper().startswith("PERR"):
             return True
     return False
 
@@ -131,11 +122,12 @@ def meter_reading(
     extra: dict[str, FieldValue] = {}
     for key, raw in read.items():
         name = str(key)
-        if name not in _FIELD_PLAN:
-            _keep_generic(extra, name, raw)
+        kind = FIELD_KINDS.get(name)
+        if name in _DROPPED or name in POWER_FACTOR_FIELDS or name in NET_WATTS_FIELDS:
             continue
-        kind = _FIELD_PLAN[name]
         if kind is None:
+            if name not in {TIMESTAMP_FIELD, RELIABILITY_FIELD}:
+                _keep_generic(extra, name, raw)
             continue
         if kind is Kind.POWER_FACTOR:
             values.update(_cos_theta(name, raw))
