@@ -14,7 +14,7 @@ setup, when the data first shows them.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 from homeassistant.core import callback
 from homeassistant.helpers.entity import Entity
@@ -23,10 +23,8 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity, DataUpda
 
 from .runtime import MeterLinkConfigEntry
 
-UNTRACKED: Final = object()
-"""`_shown_value`'s answer for an entity whose state is not derived from the data alone."""
-
 _UNAVAILABLE: Final = object()
+_NOTHING_WRITTEN: Final = object()
 
 
 class MeterLinkEntity[CoordinatorT: DataUpdateCoordinator[Any]](CoordinatorEntity[CoordinatorT]):
@@ -34,7 +32,14 @@ class MeterLinkEntity[CoordinatorT: DataUpdateCoordinator[Any]](CoordinatorEntit
 
     _attr_has_entity_name = True
     _seen: object = None
-    _published: object = UNTRACKED
+    _published: object = _NOTHING_WRITTEN
+    # Whether the class says what it shows (`_shown_value`); one that does not writes every time.
+    _tracked: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Note whether the class derives what it shows from the data alone."""
+        super().__init_subclass__(**kwargs)
+        cls._tracked = cls._shown_value is not MeterLinkEntity._shown_value
 
     def _write_token(self) -> object | None:
         """What the entity's data depends on besides the poll's success (None: look every time)."""
@@ -44,10 +49,10 @@ class MeterLinkEntity[CoordinatorT: DataUpdateCoordinator[Any]](CoordinatorEntit
         """Set the entity's `_attr_` values from the data; return them (called while available).
 
         Whatever the state or the attributes show that the data decides must be in the answer
-        (`last_reset` too), since an equal answer means no state write. `UNTRACKED` (the default)
-        writes state on every update.
+        (`last_reset` too), since an equal answer means no state write. A class that does not
+        override it writes state on every update (its state depends on more than the data).
         """
-        return UNTRACKED
+        return None
 
     def _publication(self) -> object:
         """What the entity would publish now: `_shown_value`, or that it is unavailable."""
@@ -56,7 +61,8 @@ class MeterLinkEntity[CoordinatorT: DataUpdateCoordinator[Any]](CoordinatorEntit
     async def async_added_to_hass(self) -> None:
         """Compute the values the first state write shows."""
         await super().async_added_to_hass()
-        self._published = self._publication()
+        if self._tracked:
+            self._published = self._publication()
 
     @callback
     def _handle_coordinator_update(self) -> None:
@@ -67,8 +73,8 @@ class MeterLinkEntity[CoordinatorT: DataUpdateCoordinator[Any]](CoordinatorEntit
             if seen == self._seen:
                 return
             self._seen = seen
-        published = self._publication()
-        if published is not UNTRACKED:
+        if self._tracked:
+            published = self._publication()
             if published == self._published:
                 return
             self._published = published
