@@ -254,6 +254,46 @@ async def test_one_request_per_poll_and_no_writes_when_nothing_changed(
     assert _mismatches(hass, cloud_entry, push_simulator) == []
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_new_read_rewrites_only_the_entities_whose_value_moved(
+    hass: HomeAssistant,
+    push_simulator: PushSimulator,
+    cloud_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    entity_ids = [
+        entity.entity_id
+        for entity in er.async_entries_for_config_entry(er.async_get(hass), cloud_entry.entry_id)
+    ]
+    before = {entity_id: hass.states.get(entity_id) for entity_id in entity_ids}
+    written: dict[str, int] = dict.fromkeys(entity_ids, 0)
+
+    @callback
+    def _ours(event_data: Any) -> bool:
+        return event_data["entity_id"] in written
+
+    @callback
+    def _count(event: Event) -> None:
+        written[event.data["entity_id"]] += 1
+
+    # state_reported is what Home Assistant fires for a write that changed nothing.
+    hass.bus.async_listen("state_changed", _count, event_filter=_ours)
+    hass.bus.async_listen("state_reported", _count, event_filter=_ours)
+    push_simulator.advance(60)  # the gateway reads every meter again: their readings change
+    await _poll(hass, freezer, 60)
+    assert _mismatches(hass, cloud_entry, push_simulator) == []
+
+    def shown(state: Any) -> tuple[str, dict[str, Any]]:
+        return (state.state, dict(state.attributes))
+
+    moved = {e for e in entity_ids if shown(hass.states.get(e)) != shown(before[e])}
+    kept = set(entity_ids) - moved
+    assert moved, "the new read changed no entity"
+    assert kept, "the new read left no entity unchanged"
+    assert {e for e in kept if written[e]} == set()  # not rewritten
+    assert {e for e in moved if written[e] != 1} == set()  # each moved one written once
+
+
 async def test_server_error_makes_entities_unavailable_until_recovery(
     hass: HomeAssistant,
     push_simulator: PushSimulator,

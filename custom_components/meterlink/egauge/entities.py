@@ -8,7 +8,6 @@ a user with the `save` right, since the meter would refuse them for anyone else.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
 from typing import Any
 
 from homeassistant.components.button import ButtonEntity
@@ -103,11 +102,16 @@ class EgaugeRegisterSensor(EgaugeEntity, SensorEntity):
         data = self.coordinator.data
         return super().available and self.entity_description.register in data.reading.values
 
-    def _write_token(self) -> object | None:
-        return (self.native_value, self.coordinator.rebooting)
+    def _shown_value(self) -> object:
+        """The value, and when a net total last restarted (epoch moved, database zeroed)."""
+        self._attr_native_value = self._value()
+        last_reset = None
+        if self.entity_description.state_class is SensorStateClass.TOTAL:
+            last_reset = self.coordinator.data.last_reset
+        self._attr_last_reset = last_reset
+        return (self._attr_native_value, last_reset)
 
-    @property
-    def native_value(self) -> float | None:
+    def _value(self) -> float | None:
         """The value in the entity's unit, signed as the meter (or the flip option) says."""
         data = self.coordinator.data
         description = self.entity_description
@@ -133,13 +137,6 @@ class EgaugeRegisterSensor(EgaugeEntity, SensorEntity):
         amount = imported if description.part == "import" else exported
         return kind.total(amount)
 
-    @property
-    def last_reset(self) -> datetime | None:
-        """When a net total last restarted (epoch moved, database zeroed)."""
-        if self.entity_description.state_class is SensorStateClass.TOTAL:
-            return self.coordinator.data.last_reset
-        return None
-
 
 class EgaugeLocalSensor(EgaugeEntity, SensorEntity):
     """A sensor-level value of /local; /local is read only while one of these is enabled."""
@@ -157,18 +154,25 @@ class EgaugeLocalSensor(EgaugeEntity, SensorEntity):
     def _not_wanted(self) -> None:
         self.coordinator.local_wanted -= 1
 
-    @property
-    def native_value(self) -> float | None:
+    def _shown_value(self) -> object:
         """The sensor's RMS value (or its line frequency)."""
         local = self.coordinator.data.local
         value = None if local is None else local.values.get(self.entity_description.sensor)
         if value is None:
-            return None
-        return value.frequency if self.entity_description.measure == "frequency" else value.normal
+            self._attr_native_value = None
+        elif self.entity_description.measure == "frequency":
+            self._attr_native_value = value.frequency
+        else:
+            self._attr_native_value = value.normal
+        return self._attr_native_value
 
 
 class EgaugeButton(EgaugeEntity, ButtonEntity):
     """Reboot the meter, or restart its clock synchronisation (NTP)."""
+
+    def _shown_value(self) -> object:
+        """Nothing: a poll changes only the button's availability."""
+        return None
 
     async def async_press(self) -> None:
         """Send the command; a reboot's outage is announced so it is not logged as an error."""

@@ -9,7 +9,6 @@ same classes with `meter_entities` for the meters their gateways list.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
 from functools import partial
 from typing import Any, Final, Protocol
 
@@ -23,7 +22,6 @@ from homeassistant.const import Platform
 from homeassistant.core import callback
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
-from homeassistant.helpers.typing import StateType
 
 from ..entity import MeterLinkEntity, async_add_new_entities
 from ..meters.ekm import Command, EkmReading, MeterVersion
@@ -99,7 +97,7 @@ class EkmMeterEntity(MeterLinkEntity[EkmCoordinator[Any]]):
         return reading
 
     def _write_token(self) -> object | None:
-        """The coordinator's word on whether this meter's reading changed."""
+        """The coordinator's word on whether this meter's reading changed (None: look)."""
         return self.coordinator.update_token(self.address)
 
     async def async_execute(self, command: Command) -> None:
@@ -112,10 +110,10 @@ class EkmSensor(EkmMeterEntity, SensorEntity):
 
     entity_description: EkmSensorEntityDescription
 
-    @property
-    def native_value(self) -> StateType | datetime:
+    def _shown_value(self) -> object:
         """The value as the table derives it from the latest reading."""
-        return self.entity_description.value_fn(self.reading)
+        self._attr_native_value = self.entity_description.value_fn(self.reading)
+        return self._attr_native_value
 
 
 class EkmBinarySensor(EkmMeterEntity, BinarySensorEntity):
@@ -123,10 +121,10 @@ class EkmBinarySensor(EkmMeterEntity, BinarySensorEntity):
 
     entity_description: EkmBinarySensorEntityDescription
 
-    @property
-    def is_on(self) -> bool | None:
+    def _shown_value(self) -> object:
         """The state from the latest reading."""
-        return self.entity_description.value_fn(self.reading)
+        self._attr_is_on = self.entity_description.value_fn(self.reading)
+        return self._attr_is_on
 
 
 class EkmSwitch(EkmMeterEntity, SwitchEntity):
@@ -134,10 +132,10 @@ class EkmSwitch(EkmMeterEntity, SwitchEntity):
 
     entity_description: EkmSwitchEntityDescription
 
-    @property
-    def is_on(self) -> bool | None:
+    def _shown_value(self) -> object:
         """Whether the relay is closed, from the meter's State_Out."""
-        return self.entity_description.is_on_fn(self.reading)
+        self._attr_is_on = self.entity_description.is_on_fn(self.reading)
+        return self._attr_is_on
 
     async def async_turn_on(self, **kwargs: Any) -> None:
         """Close the relay (until told otherwise)."""
@@ -153,6 +151,10 @@ class EkmButton(EkmMeterEntity, ButtonEntity):
 
     entity_description: EkmButtonEntityDescription
 
+    def _shown_value(self) -> object:
+        """Nothing: a reading changes only the button's availability."""
+        return None
+
     async def async_press(self) -> None:
         """Send the command; its effect shows in the reading that follows."""
         await self.async_execute(self.entity_description.command_fn())
@@ -163,10 +165,10 @@ class EkmNumber(EkmMeterEntity, NumberEntity):
 
     entity_description: EkmNumberEntityDescription
 
-    @property
-    def native_value(self) -> float | None:
+    def _shown_value(self) -> object:
         """The setting as last read from the meter."""
-        return self.entity_description.value_fn(self.reading)
+        self._attr_native_value = self.entity_description.value_fn(self.reading)
+        return self._attr_native_value
 
     async def async_set_native_value(self, value: float) -> None:
         """Write the setting (whole numbers only; the range is checked by Home Assistant)."""
@@ -178,10 +180,10 @@ class EkmSelect(EkmMeterEntity, SelectEntity):
 
     entity_description: EkmSelectEntityDescription
 
-    @property
-    def current_option(self) -> str | None:
+    def _shown_value(self) -> object:
         """The setting as last read from the meter."""
-        return self.entity_description.current_fn(self.reading)
+        self._attr_current_option = self.entity_description.current_fn(self.reading)
+        return self._attr_current_option
 
     async def async_select_option(self, option: str) -> None:
         """Write the setting; the new value shows once the meter reports it."""

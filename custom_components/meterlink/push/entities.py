@@ -6,8 +6,9 @@ reporting it. An ioStack gets the sensors of `push.descriptions`. Entities appea
 appear in the data, and a device that left (or was deleted by the user) gets entities again if
 it comes back.
 
-Every entity writes state only when what it shows changed (`_write_token`), so a poll that brings
-nothing new writes no state even with a thousand meters.
+Every entity writes state only when what it shows changed (`MeterLinkEntity`): a poll that brings
+nothing new writes no state even with a thousand meters, and a new read rewrites only the values
+that moved.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
-from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
 
 from ..const import DOMAIN
@@ -134,10 +134,10 @@ class PushLastReadingSensor(PushDeviceEntity, SensorEntity):
         """Available while the key or gateway answers and lists the device."""
         return super().available and self.data.has(self.address)
 
-    @property
-    def native_value(self) -> datetime | None:
+    def _shown_value(self) -> object:
         """The gateway's time stamp of the newest good read."""
-        return self.data.timestamp(self.address)
+        self._attr_native_value = self.data.timestamp(self.address)
+        return self._attr_native_value
 
     def _write_token(self) -> object:
         return (self.data.timestamps.get(self.address), self.data.has(self.address))
@@ -151,10 +151,10 @@ class PushReportingBinarySensor(PushDeviceEntity, BinarySensorEntity):
         """Available while the key or gateway answers and lists the device."""
         return super().available and self.data.has(self.address)
 
-    @property
-    def is_on(self) -> bool:
+    def _shown_value(self) -> object:
         """Whether the newest read is recent enough."""
-        return self.address not in self.data.stale
+        self._attr_is_on = self.address not in self.data.stale
+        return self._attr_is_on
 
     def _write_token(self) -> object:
         return (self.data.has(self.address), self.address in self.data.stale)
@@ -253,10 +253,10 @@ class IoStackSensor(_IoStackEntity, SensorEntity):
         if description.translation_key == GENERIC_KEY:
             self._attr_translation_placeholders = {"field": field_label(description.field)}
 
-    @property
-    def native_value(self) -> StateType:
+    def _shown_value(self) -> object:
         """The field's value."""
-        return self.entity_description.value_fn(self.reading)
+        self._attr_native_value = self.entity_description.value_fn(self.reading)
+        return self._attr_native_value
 
 
 class IoStackBinarySensor(_IoStackEntity, BinarySensorEntity):
@@ -264,10 +264,10 @@ class IoStackBinarySensor(_IoStackEntity, BinarySensorEntity):
 
     entity_description: IoStackBinarySensorEntityDescription
 
-    @property
-    def is_on(self) -> bool | None:
+    def _shown_value(self) -> object:
         """The state from the latest read."""
-        return self.entity_description.value_fn(self.reading)
+        self._attr_is_on = self.entity_description.value_fn(self.reading)
+        return self._attr_is_on
 
 
 type DeviceEntity = Callable[[PushCoordinator, str, Any, DeviceInfo], Entity]

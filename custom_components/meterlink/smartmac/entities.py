@@ -83,10 +83,10 @@ class SmartMacSensor(SmartMacEntity, SensorEntity):
 
     entity_description: SmartMacSensorEntityDescription
 
-    @property
-    def native_value(self) -> float | None:
+    def _shown_value(self) -> object:
         """The value derived from the newest reading."""
-        return self.entity_description.value_fn(self.reading)
+        self._attr_native_value = self.entity_description.value_fn(self.reading)
+        return self._attr_native_value
 
 
 class SmartMacRelaySwitch(SmartMacEntity, SwitchEntity):
@@ -94,11 +94,11 @@ class SmartMacRelaySwitch(SmartMacEntity, SwitchEntity):
 
     entity_description: SmartMacSwitchEntityDescription
 
-    @property
-    def is_on(self) -> bool | None:
+    def _shown_value(self) -> object:
         """On or off under the polarity the user chose; unknown for an unrecognised `pout`."""
         polarity = self.coordinator.options.relay_polarity
-        return self.entity_description.is_on_fn(self.reading, polarity)
+        self._attr_is_on = self.entity_description.is_on_fn(self.reading, polarity)
+        return self._attr_is_on
 
     async def async_turn_on(self, **kwargs: Any) -> None:
         """Switch the load on; waits for the device's request budget when it must."""
