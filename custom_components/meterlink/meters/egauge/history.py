@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from ..energy_hours import HourlyEnergy, RegisterSample, hourly_energy
+from ..energy_hours import Baseline, HourlyEnergy, RegisterSample, hourly_energy
 from ..errors import InvalidParameterError, MeterFrameError
 from .client import EgaugeClient
 from .energy import SplitState, split_steps
@@ -69,7 +69,13 @@ def register_hours(
     """
     result: dict[str, HourlyEnergy] = {}
     for register in power_registers(registers):
-        energy = hourly_energy(register_samples(rows, register))
+        samples = register_samples(rows, register)
+        if not samples:
+            result[register.name] = hourly_energy(())
+            continue
+        # The oldest row is the baseline only: its own hour (before any data) is not an hour.
+        first = samples[0]
+        energy = hourly_energy(samples[1:], baseline=Baseline(first.import_kwh, first.export_kwh))
         hours = tuple(h for h in energy.hours if start * 1000 <= h.start_ms < stop * 1000)
         result[register.name] = HourlyEnergy(hours, energy.drops, energy.end)
     return result
