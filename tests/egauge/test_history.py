@@ -26,8 +26,9 @@ from custom_components.meterlink.meters.egauge import EgaugeClient
 from custom_components.meterlink.meters.energy_hours import Register
 from simulator.egauge import EgaugeSimulator, SimEgauge, SimRegister
 
+from ..conftest import setup_entry
 from ..push.statistics_rows import hourly_rows
-from .conftest import OWNER, OWNER_PASSWORD, SERIAL
+from .conftest import OWNER, OWNER_PASSWORD, SERIAL, EntryBuilder, MeterClock
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 T0 = (int(time.time()) // 3600 - 9) * 3600  # an hour boundary nine hours ago
@@ -55,6 +56,12 @@ def mock_recorder_before_hass(async_setup_recorder_instance: RecorderInstanceGen
     """The recorder's fixtures before `hass` (autouse fixtures ask for `hass` early)."""
 
 
+@pytest.fixture(name="meter")
+def sim_meter(meter_clock: MeterClock) -> SimEgauge:
+    """The conftest's simulated meter, with three hours of history already kept."""
+    return SimEgauge(clock=meter_clock, reboot_seconds=60.0, prehistory=3 * 3600)
+
+
 class Meter:
     """The simulated meter, its clock and the truth at every hour boundary it passed."""
 
@@ -80,7 +87,7 @@ class Meter:
 
 
 @pytest.fixture
-async def meter() -> AsyncIterator[tuple[Meter, EgaugeClient]]:
+async def own_meter() -> AsyncIterator[tuple[Meter, EgaugeClient]]:
     state = Meter()
     state.run_to(HOURS)
     simulator = EgaugeSimulator(state.sim)
@@ -111,9 +118,9 @@ async def assert_truth(hass: HomeAssistant, state: Meter) -> None:
 
 
 async def test_first_run_equals_the_truth(
-    recorder_mock: Recorder, hass: HomeAssistant, meter: tuple[Meter, EgaugeClient]
+    recorder_mock: Recorder, hass: HomeAssistant, own_meter: tuple[Meter, EgaugeClient]
 ) -> None:
-    state, client = meter
+    state, client = own_meter
     history = importer(hass, state, client)
     await history.async_sync()
     assert history.last_error is None
@@ -140,9 +147,9 @@ async def test_first_run_equals_the_truth(
 
 
 async def test_second_run_appends_and_a_restart_resumes(
-    recorder_mock: Recorder, hass: HomeAssistant, meter: tuple[Meter, EgaugeClient]
+    recorder_mock: Recorder, hass: HomeAssistant, own_meter: tuple[Meter, EgaugeClient]
 ) -> None:
-    state, client = meter
+    state, client = own_meter
     history = importer(hass, state, client)
     await history.async_sync()
     since = dt_util.utc_from_timestamp(T0 - 86400)
@@ -181,3 +188,27 @@ def test_ids_are_valid_statistic_ids() -> None:
     for name in ("Grid", "use", "L1 Solar (east)"):
         for register in Register:
             assert valid_statistic_id(statistic_id(SERIAL, name, register))
+
+
+async def test_an_entry_imports_in_the_background_and_off_clears(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    make_egauge_entry: EntryBuilder,
+    meter_clock: MeterClock,
+) -> None:
+    """Set up through the config entry: the backfill runs by itself; the option off clears it."""
+    entry = await setup_entry(hass, make_egauge_entry())
+    await hass.async_block_till_done(wait_background_tasks=True)
+    ident = statistic_id(SERIAL, "Solar", Register.IMPORT)
+    since = dt_util.utc_from_timestamp(meter_clock.now - 86400)
+    rows = await hourly_rows(hass, ident, since)
+    assert rows  # three hours of prehistory: at least two closed hours
+    assert all(row["sum"] >= 0 for row in rows)
+    diagnostics = entry.runtime_data.diagnostics()["history"]
+    assert diagnostics["hours_written"] >= len(rows)
+    assert diagnostics["last_error"] is None
+    hass.config_entries.async_update_entry(entry, options={**entry.options, "history": "off"})
+    await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert await hourly_rows(hass, ident, since) == []
+    assert entry.runtime_data.history is None

@@ -209,6 +209,22 @@ def _continued(hours: list[EnergyHour], states: tuple[float, float]) -> list[Ene
     return result
 
 
+async def async_clear_egauge_history(
+    hass: HomeAssistant, client: EgaugeClient, serial: str
+) -> None:
+    """Delete the meter's history statistics (the option turned off)."""
+    try:
+        registers = power_registers(await client.registers())
+    except MeterError as err:
+        _LOGGER.warning(
+            "eGauge history not cleared (the meter did not list its registers): %s", err
+        )
+        return
+    ids = [statistic_id(serial, r.name, d) for r in registers for d in Direction]
+    if ids:
+        get_instance(hass).async_clear_statistics(ids)
+
+
 def async_start_egauge_history(
     hass: HomeAssistant,
     entry: ConfigEntry[Any],
@@ -223,8 +239,11 @@ def async_start_egauge_history(
     One run now in the background (the backfill, or the catch-up after a restart), then one
     every hour at :20 for the hours that closed.
     """
+    if not history_available(hass):
+        return None
     horizon = horizon_of(entry.options.get(CONF_HISTORY))
-    if horizon is None or not history_available(hass):
+    if horizon is None:
+        hass.async_create_task(async_clear_egauge_history(hass, client, serial), eager_start=True)
         return None
     importer = EgaugeHistoryImporter(hass, client, serial, name, horizon=horizon, now=now)
 
