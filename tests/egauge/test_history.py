@@ -24,9 +24,10 @@ from pytest_homeassistant_custom_component.typing import RecorderInstanceGenerat
 from custom_components.meterlink.egauge.history import EgaugeHistoryImporter, statistic_id
 from custom_components.meterlink.meters.egauge import EgaugeClient
 from custom_components.meterlink.meters.energy_hours import Register
-from simulator.egauge import EgaugeSimulator, SimEgauge, SimRegister
+from simulator.egauge import EgaugeSimulator, SimEgauge
 
 from ..conftest import setup_entry
+from ..meters.egauge.test_history import registers
 from ..push.statistics_rows import hourly_rows
 from .conftest import OWNER, OWNER_PASSWORD, SERIAL, EntryBuilder, MeterClock
 
@@ -34,21 +35,6 @@ pytestmark = pytest.mark.usefixtures("socket_enabled")
 T0 = (int(time.time()) // 3600 - 9) * 3600  # an hour boundary nine hours ago
 HOURS = 6
 POWER = ("Grid", "Solar", "HVAC")
-
-
-def grid(t: float) -> float:
-    """Net power that changes sign every 20 minutes (on minute rows, so they split it exactly)."""
-    return 1200.0 if int(t) // 1200 % 2 == 0 else -700.0
-
-
-def registers() -> list[SimRegister]:
-    return [
-        SimRegister("use", "P", formula=((1, "Grid"), (1, "Solar"))),
-        SimRegister("Grid", "P", grid),
-        SimRegister("Solar", "P", lambda t: 400.0 + 100.0 * (int(t) // 3600 % 3)),
-        SimRegister("HVAC", "P", lambda _t: -850.0),
-        SimRegister("L1 Voltage", "V", lambda _t: 120.0),
-    ]
 
 
 @pytest.fixture
