@@ -131,8 +131,10 @@ class EgaugeHistoryImporter:
         )
 
     async def _sync(self) -> None:
-        end_ms = closed_end_ms(self._now())
         registers = power_registers(await self._client.registers())
+        # A meter whose clock is behind has not written the end row of the last hour yet.
+        meter_now = dt_util.utc_from_timestamp(self._client.meter_now())
+        end_ms = closed_end_ms(min(self._now(), meter_now))
         cursors = {r.name: await self._cursor(r.name, end_ms) for r in registers}
         if not cursors:
             return
