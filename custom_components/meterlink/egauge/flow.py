@@ -274,6 +274,9 @@ class EgaugeOptionsFlow(OptionsFlowWithReload):
 
 # Schemas -------------------------------------------------------------------------------------
 
+HISTORY_SELECTOR: Final = "egauge_history"
+"""The translation key of the history choices (the EKM ones name EKM)."""
+
 _PASSWORD_SELECTOR: Final = SECRET_SELECTOR
 _USER_SCHEMA: Final = probatio.Schema(
     {
@@ -318,7 +321,7 @@ def _options_schema(names: list[str], power: list[str]) -> probatio.Schema:
             # The meter's history into long-term statistics (egauge/history.py).
             probatio.Optional(CONF_HISTORY): SelectSelector(
                 SelectSelectorConfig(
-                    options=list(HISTORY_CHOICES), translation_key="egauge_history"
+                    options=list(HISTORY_CHOICES), translation_key=HISTORY_SELECTOR
                 )
             ),
         }
