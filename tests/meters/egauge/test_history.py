@@ -169,6 +169,10 @@ async def test_look_back_counts_the_first_hour(
     assert rows[0]["import_kwh"] > 0
     # A one-way register's import total is its kWh counter.
     assert rows[1]["import_total"] == pytest.approx(truth.at[start + 2 * 3600]["Solar"][0])
+    assert await _history(sim, "--from", _iso(start), "--to", _iso(start + 2 * 3600)) == 0
+    table = capsys.readouterr().out
+    solar = sum(truth.hour("Solar", start + h * 3600)[0] for h in range(2))
+    assert f"Solar: 2 hours, import {solar:.3f} kWh, export 0.000 kWh" in table
 
 
 async def test_exit_codes_and_no_password(
