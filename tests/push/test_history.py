@@ -27,14 +27,13 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 from pytest_homeassistant_custom_component.typing import RecorderInstanceGenerator
 
 from custom_components.meterlink.const import DOMAIN
+from custom_components.meterlink.history_statistics import EVERYTHING, horizon_of
 from custom_components.meterlink.meters.energy_hours import Register
 from custom_components.meterlink.meters.push.summary_client import SummaryClient
 from custom_components.meterlink.push.history import (
-    EVERYTHING,
     HistoryImporter,
     async_clear_history,
     async_start_history,
-    horizon_of,
     statistic_id,
 )
 

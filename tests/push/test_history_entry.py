@@ -16,10 +16,11 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 from pytest_homeassistant_custom_component.typing import RecorderInstanceGenerator
 
 from custom_components.meterlink.const import DOMAIN
+from custom_components.meterlink.history_statistics import CONF_HISTORY, HISTORY_OFF
 from custom_components.meterlink.meters.energy_hours import Register
 from custom_components.meterlink.push import coordinator as push_coordinator
 from custom_components.meterlink.push import history
-from custom_components.meterlink.push.history import CONF_HISTORY, HISTORY_OFF, statistic_id
+from custom_components.meterlink.push.history import statistic_id
 from simulator.ekm.push_cloud import PushSimulator
 from simulator.ekm.push_summary import SummaryService, attach_summary
 

@@ -19,6 +19,7 @@ from .entities import (
     egauge_device_info,
 )
 from .flow import EgaugeConfigFlowMixin, EgaugeOptionsFlow, make_client
+from .history import async_start_egauge_history
 
 
 async def async_setup_egauge(hass: HomeAssistant, entry: MeterLinkConfigEntry) -> EgaugeRuntimeData:
@@ -43,6 +44,15 @@ async def async_setup_egauge(hass: HomeAssistant, entry: MeterLinkConfigEntry) -
         LOGGER.debug("%s: no /local values: %s", coordinator.name, err)
     else:
         runtime.local_sensors = [(name, value.type) for name, value in local.values.items()]
+    registry = dr.async_get(hass)
+
+    def device_name() -> str:
+        current = registry.async_get(device.id)
+        return (current.name_by_user or current.name if current else None) or coordinator.name
+
+    runtime.history = async_start_egauge_history(
+        hass, entry, client, coordinator.info.serial, device_name
+    )
     return runtime
 
 

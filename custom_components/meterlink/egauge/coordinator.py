@@ -56,6 +56,7 @@ from .const import (
     REBOOT_GRACE,
     UPDATE_CHECK_INTERVAL,
 )
+from .history import EgaugeHistoryImporter
 
 UPDATE_ERRORS: Final[ErrorTable] = (
     Rule(error=MeterAuthError, key="egauge_invalid_auth", raises=ConfigEntryAuthFailed),
@@ -271,6 +272,7 @@ class EgaugeRuntimeData(MeterLinkRuntimeData):
 
     coordinator: EgaugeCoordinator
     local_sensors: list[tuple[str, str | None]] = field(default_factory=list)
+    history: EgaugeHistoryImporter | None = None
 
     def diagnostics(self) -> dict[str, Any]:
         """Registers, the split and the rights; never the password or the token."""
@@ -299,6 +301,7 @@ class EgaugeRuntimeData(MeterLinkRuntimeData):
                 for name, value in data.reading.values.items()
             },
             "split": coordinator._stored(),
+            "history": None if self.history is None else self.history.diagnostics(),
         }
 
 

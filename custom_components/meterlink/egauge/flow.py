@@ -30,6 +30,7 @@ from homeassistant.helpers.selector import (
 from ..const import CONF_CONNECTION, CONF_SCAN_INTERVAL, CONNECTION_EGAUGE
 from ..errors import FormRule, form_error
 from ..flow_helpers import SECRET_SELECTOR, FormError, interval_selector
+from ..history_statistics import CONF_HISTORY, HISTORY_CHOICES, HISTORY_YEAR
 from ..meters.egauge import DeviceInfo, EgaugeClient, EpochMismatch, History, Reading, Rights
 from ..meters.egauge.energy import Direction, direction
 from ..meters.errors import (
@@ -262,6 +263,7 @@ class EgaugeOptionsFlow(OptionsFlowWithReload):
             CONF_NET: list(stored.get(CONF_NET, [])),
             CONF_FLIPPED: list(stored.get(CONF_FLIPPED, [])),
             CONF_REGISTER_DEVICES: bool(stored.get(CONF_REGISTER_DEVICES, False)),
+            CONF_HISTORY: stored.get(CONF_HISTORY, HISTORY_YEAR),
         }
         return self.async_show_form(
             step_id="egauge",
@@ -271,6 +273,9 @@ class EgaugeOptionsFlow(OptionsFlowWithReload):
 
 
 # Schemas -------------------------------------------------------------------------------------
+
+HISTORY_SELECTOR: Final = "egauge_history"
+"""The translation key of the history choices (the EKM ones name EKM)."""
 
 _PASSWORD_SELECTOR: Final = SECRET_SELECTOR
 _USER_SCHEMA: Final = probatio.Schema(
@@ -313,5 +318,11 @@ def _options_schema(names: list[str], power: list[str]) -> probatio.Schema:
             probatio.Optional(CONF_NET): _register_selector(power),
             probatio.Optional(CONF_FLIPPED): _register_selector(power),
             probatio.Optional(CONF_REGISTER_DEVICES): BooleanSelector(),
+            # The meter's history into long-term statistics (egauge/history.py).
+            probatio.Optional(CONF_HISTORY): SelectSelector(
+                SelectSelectorConfig(
+                    options=list(HISTORY_CHOICES), translation_key=HISTORY_SELECTOR
+                )
+            ),
         }
     )

@@ -28,9 +28,9 @@ from enum import StrEnum
 HOUR_MS = 3_600_000
 RESET_RATIO = 0.9
 """A register below this share of its held value was reset or swapped (HA's own rule)."""
-DIGITS = 6
-"""Energies are rounded to this many decimals of a kWh: beyond any register's resolution, so
-only float dust (1234.56 - 1234.12 = 0.43999...) goes."""
+DIGITS = 9
+"""Energies are rounded to this many decimals of a kWh: finer than any register (an eGauge
+counts 1 W·s, 2.8e-7 kWh), so only float dust (1234.56 - 1234.12 = 0.43999...) goes."""
 
 
 class Register(StrEnum):

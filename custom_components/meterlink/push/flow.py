@@ -39,6 +39,7 @@ from ..const import (
 )
 from ..errors import FormRule, form_error
 from ..flow_helpers import SECRET_SELECTOR, FormError, interval_selector, is_meter_password
+from ..history_statistics import CONF_HISTORY, HISTORY_CHOICES, HISTORY_YEAR
 from ..meters.errors import (
     InvalidParameterError,
     MeterAuthError,
@@ -59,7 +60,7 @@ from .coordinator import (
     EkmPushCoordinator,
     push_runtime,
 )
-from .history import CONF_FILL_GAPS, CONF_HISTORY, HISTORY_CHOICES, HISTORY_YEAR
+from .history import CONF_FILL_GAPS
 from .streaming import CONF_GATEWAY_KEYS, CONF_STREAMING, gateway_keys_from_form
 
 CONF_DEVICES: Final = "devices"  # form field only: the meters and ioStacks to add

@@ -22,8 +22,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from homeassistant.components.recorder.models import (
-    StatisticData,
-    StatisticMeanType,
     StatisticMetaData,
 )
 from homeassistant.components.recorder.statistics import (
@@ -31,7 +29,6 @@ from homeassistant.components.recorder.statistics import (
     get_last_statistics,
 )
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import UnitOfEnergy
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
@@ -40,9 +37,17 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.event import async_track_time_change
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.util import dt as dt_util
-from homeassistant.util.unit_conversion import EnergyConverter
 
 from ..const import DEV_PUSH_URL, DOMAIN
+from ..history_statistics import (
+    CONF_HISTORY,
+    DEFAULT_HORIZON,
+    closed_end_ms,
+    energy_metadata,
+    history_available,
+    horizon_of,
+    hour_statistics,
+)
 from ..meters.energy_hours import (
     HOUR_MS,
     Baseline,
@@ -64,18 +69,11 @@ from .gap_fill import async_fill_gaps, energy_by_hour
 
 _LOGGER = logging.getLogger(__name__)
 
-CONF_HISTORY = "history"  # options: how much EKM history to import
 CONF_FILL_GAPS = "fill_gaps"  # options: fill the live energy sensors' outage hours
-HISTORY_YEAR, HISTORY_ALL, HISTORY_OFF = "year", "all", "off"
-HISTORY_CHOICES = (HISTORY_YEAR, HISTORY_ALL, HISTORY_OFF)
 ISSUE_METER_REPLACED = "meter_replaced"
 
 RESYNC = timedelta(hours=48)
-SETTLE = timedelta(minutes=20)
 CHUNK = timedelta(days=30)
-DEFAULT_HORIZON = timedelta(days=365)
-EVERYTHING = timedelta(days=365 * 30)
-"""The horizon of "everything": the API's "first reported on" answer clamps it at once."""
 _ANCHOR_ROWS = int(RESYNC / timedelta(hours=1)) + 2
 LIVE_SENSOR_KEYS = {Register.IMPORT: "import_energy", Register.EXPORT: "export_energy"}
 """The description keys of the live energy sensors whose outage hours are filled."""
@@ -95,14 +93,8 @@ def statistic_id(address: str, register: Register) -> str:
 
 def statistic_metadata(address: str, register: Register, device_name: str) -> StatisticMetaData:
     """Metadata named after the device, so the Energy dashboard's picker shows it plainly."""
-    return StatisticMetaData(
-        mean_type=StatisticMeanType.NONE,
-        has_sum=True,
-        name=f"{device_name} energy {register.value} (EKM history)",
-        source=DOMAIN,
-        statistic_id=statistic_id(address, register),
-        unit_class=EnergyConverter.UNIT_CLASS,
-        unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+    return energy_metadata(
+        statistic_id(address, register), f"{device_name} energy {register.value} (EKM history)"
     )
 
 
@@ -171,7 +163,7 @@ class HistoryImporter:
 
     def closed_end_ms(self) -> int:
         """Start of the first hour not yet closed and settled (rows stop before it)."""
-        return _ms(self._now() - SETTLE) // HOUR_MS * HOUR_MS
+        return closed_end_ms(self._now())
 
     async def async_sync(self) -> None:
         """Bring every meter's statistics up to the last settled hour; one run at a time.
@@ -294,15 +286,8 @@ class HistoryImporter:
         energy = hourly_energy((register_sample(b) for b in buckets), baseline=baseline)
         if not energy.hours:
             return cursor
-        import_sum, export_sum = cursor.sums
-        imports: list[StatisticData] = []
-        exports: list[StatisticData] = []
-        for hour in energy.hours:
-            start = dt_util.utc_from_timestamp(hour.start_ms / 1000)
-            import_sum += hour.import_kwh
-            export_sum += hour.export_kwh
-            imports.append(StatisticData(start=start, state=hour.import_total, sum=import_sum))
-            exports.append(StatisticData(start=start, state=hour.export_total, sum=export_sum))
+        imports, import_sum = hour_statistics(energy.hours, Register.IMPORT, cursor.sums[0])
+        exports, export_sum = hour_statistics(energy.hours, Register.EXPORT, cursor.sums[1])
         # Named when written: at the first run the entry's devices may not exist yet.
         name = self.names().get(address, self.meters[address])
         self.progress[address].name = name
@@ -390,13 +375,6 @@ class HistoryImporter:
             self._on_progress()
 
 
-def horizon_of(choice: str | None) -> timedelta | None:
-    """The option's horizon: one year (default), everything, or None (off)."""
-    if choice == HISTORY_OFF:
-        return None
-    return EVERYTHING if choice == HISTORY_ALL else DEFAULT_HORIZON
-
-
 async def async_clear_history(hass: HomeAssistant, addresses: Iterable[str]) -> None:
     """Delete the history statistics of these meters (option off, entry deleted)."""
     if not history_available(hass):
@@ -477,11 +455,6 @@ async def async_clear_entry_history(hass: HomeAssistant, entry: ConfigEntry[Any]
             if domain == DOMAIN and identifier.isdigit()
         ),
     )
-
-
-def history_available(hass: HomeAssistant) -> bool:
-    """The recorder is loaded: without it the feature is off and nothing else changes."""
-    return "recorder" in hass.config.components
 
 
 def async_start_history(

@@ -1,7 +1,8 @@
-"""`meter egauge read|cmd`: commission an eGauge meter from a shell.
+"""`meter egauge read|history|cmd`: commission an eGauge meter from a shell.
 
 `register` adds the command group to the commissioning tool (`meters/cli.py`). Output and exit
-codes are a contract other tools parse: `read --json` prints one object, `cmd` prints the
+codes are a contract other tools parse: `read --json` prints one object, `history --json` the
+rows of `meter push history --json` keyed by register name, `cmd` prints the
 meter's final answer as JSON, and failures end with one line on stderr and the exit code of
 `EGAUGE_EXIT_CODES` (then the tool's own table). The password is never printed, and neither
 are the secrets of a command (a Wi-Fi key, a mail password).
@@ -30,10 +31,12 @@ from ..errors import (
     MeterPermissionError,
     MissingSaveRightError,
 )
+from ..history_rows import hour_row, utc_time
 from ..http import redact
 from . import commands
 from .client import EgaugeClient
 from .commands import CommandRequest
+from .history import fetch_rows, register_hours, totals_of
 from .models import EpochMismatch, Reading
 
 # Checked before the commissioning tool's own table, first match wins.
@@ -262,6 +265,13 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     common = _connection_options()
     read = actions.add_parser("read", parents=[common], help="print every register")
     read.set_defaults(handler=handle_read)
+    history = actions.add_parser("history", parents=[common], help="hourly energy of P registers")
+    history.add_argument("--from", dest="start", required=True, metavar="ISO8601", type=utc_time)
+    history.add_argument("--to", dest="end", required=True, metavar="ISO8601", type=utc_time)
+    history.add_argument(
+        "--step", type=int, default=3600, metavar="S", help="seconds between rows (default 3600)"
+    )
+    history.set_defaults(handler=handle_history)
     cmd = actions.add_parser("cmd", help="run a /cmd operation")
     operations = cmd.add_subparsers(dest="operation", metavar="OPERATION", required=True)
     for operation in OPERATIONS:
@@ -297,6 +307,23 @@ async def handle_read(args: argparse.Namespace) -> None:
         raise MeterApiError(msg)
     document = reading_as_json(info.serial, info.hostname, info.model, reading)
     print(json.dumps(document) if args.json else _table(document))
+
+
+async def handle_history(args: argparse.Namespace) -> None:
+    """Print every power register's hours in [--from, --to): a table, or the contract JSON."""
+    start, stop = args.start.timestamp(), args.end.timestamp()
+    if stop <= start or args.step < 1:
+        msg = "--to must be after --from, and --step at least 1 s"
+        raise InvalidParameterError(msg)
+    async with aiohttp.ClientSession() as session:
+        fetched = await fetch_rows(_client(session, args), start, stop, args.step)
+    energy = register_hours(fetched.rows, fetched.registers, start, stop)
+    if args.json:
+        print(json.dumps({name: [hour_row(h) for h in e.hours] for name, e in energy.items()}))
+        return
+    for name, (imported, exported) in totals_of(energy).items():
+        hours = len(energy[name].hours)
+        print(f"{name}: {hours} hours, import {imported:.3f} kWh, export {exported:.3f} kWh")
 
 
 def reading_as_json(serial: str, hostname: str, model: str, reading: Reading) -> dict[str, Any]:

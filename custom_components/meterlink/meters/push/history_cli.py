@@ -14,13 +14,12 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 
-from ..energy_hours import EnergyHour
 from ..errors import InvalidParameterError
+from ..history_rows import hour_row, utc_time
 from .status import PushNoDataError
 from .summary import DEFAULT_SUMMARY_URL, from_ms
 from .summary_client import DEFAULT_MIN_INTERVAL, MeterHistory, SummaryClient
@@ -39,8 +38,8 @@ def add_history_action(
     )
     key_option(history, "account, gateway or meter key")
     history.add_argument("--meters", required=True, metavar="A~B", help="meter addresses")
-    history.add_argument("--from", dest="start", required=True, metavar="ISO8601", type=_time)
-    history.add_argument("--to", dest="end", required=True, metavar="ISO8601", type=_time)
+    history.add_argument("--from", dest="start", required=True, metavar="ISO8601", type=utc_time)
+    history.add_argument("--to", dest="end", required=True, metavar="ISO8601", type=utc_time)
     history.add_argument("--summary-url", default=DEFAULT_SUMMARY_URL, metavar="URL")
     history.add_argument("--json", action="store_true", help="one JSON object")
     history.add_argument(
@@ -52,27 +51,6 @@ def add_history_action(
     )
     history.set_defaults(handler=handle_push_history)
     return history
-
-
-def _time(text: str) -> datetime:
-    """ISO 8601; a time without an offset is UTC."""
-    try:
-        when = datetime.fromisoformat(text.strip())
-    except ValueError:
-        msg = f"{text!r} is not an ISO 8601 time"
-        raise argparse.ArgumentTypeError(msg) from None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-
-
-def hour_row(hour: EnergyHour) -> dict[str, object]:
-    """One hour in the JSON shape of the contract."""
-    return {
-        "start": from_ms(hour.start_ms).isoformat(),
-        "import_kwh": hour.import_kwh,
-        "export_kwh": hour.export_kwh,
-        "import_total": hour.import_total,
-        "export_total": hour.export_total,
-    }
 
 
 async def handle_push_history(args: argparse.Namespace) -> None:
