@@ -14,7 +14,7 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 
 from ..const import DOMAIN
-from ..meters.ekm import MODEL_NAMES, Command, EkmReading, MeterVersion
+from ..meters.ekm import Command, EkmReading, MeterVersion, model_name
 from .const import MANUFACTURER_EKM
 
 
@@ -53,21 +53,31 @@ def meter_device_info(
     *,
     via_device_id: str | None = None,
 ) -> DeviceInfo:
-    """The device of one meter; model and firmware as the meter reports them when known."""
-    model_id = (reading.model if reading else None) or meter.model
+    """The device of one meter; model and firmware as the meter reports them when known.
+
+    Model and firmware are shown as a user knows them (issue 13 #8): the marketing name
+    without EKM's model code (which Home Assistant would print beside it as "(1024)"), and the
+    firmware byte in EKM's 0x notation.
+    """
     info = DeviceInfo(
         identifiers={(DOMAIN, meter.address)},
         manufacturer=MANUFACTURER_EKM,
         name=meter.title,
         serial_number=meter.address,
     )
-    if model_id:
-        info["model_id"] = model_id
-        info["model"] = MODEL_NAMES.get(model_id, f"Model {model_id}")
-    if reading is not None and reading.firmware:
-        info["sw_version"] = reading.firmware
+    info.update(device_identity(reading, meter.model))
     if via_device_id is not None:
         info["via_device_id"] = via_device_id
+    return info
+
+
+def device_identity(reading: EkmReading | None, stored_model: str | None = None) -> DeviceInfo:
+    """The device registry's model and firmware for a meter, from its reading when known."""
+    info = DeviceInfo()
+    if model_code := (reading.model if reading else None) or stored_model:
+        info["model"] = model_name(model_code)
+    if reading is not None and (firmware := reading.firmware_version):
+        info["sw_version"] = firmware
     return info
 
 
