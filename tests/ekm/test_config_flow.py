@@ -682,6 +682,21 @@ async def test_add_meter_to_bus_not_loaded(
     assert len(entry.subentries) == 2
 
 
+async def test_add_meter_says_which_bus(
+    hass: HomeAssistant, make_config_entry: ConfigEntryBuilder, ekm_url: str
+) -> None:
+    """Issue 13 #11: the form names the bus, with its port when the title does not show it."""
+    renamed = make_config_entry(meters=[(V4_ADDRESS, MeterVersion.V4, PASSWORD)])
+    renamed.add_to_hass(hass)
+    result = await start_meter_flow(hass, renamed)
+    assert result["description_placeholders"]["bus"] == f"EKM bus ({ekm_url})"
+    default = make_config_entry(meters=[(V3_ADDRESS, MeterVersion.V3, PASSWORD)])
+    default.add_to_hass(hass)
+    hass.config_entries.async_update_entry(default, title=bus_title(ekm_url))
+    result = await start_meter_flow(hass, default)
+    assert result["description_placeholders"]["bus"] == bus_title(ekm_url)
+
+
 async def test_add_meter_uses_the_running_bus(
     hass: HomeAssistant, loaded_entry: MockConfigEntry
 ) -> None:

@@ -331,6 +331,12 @@ def configured_meters(
     return None
 
 
+def bus_label(entry: ConfigEntry) -> str:
+    """Which bus a form is about (issue 13 #11): its title, and its port if the title hides it."""
+    port = entry.data[CONF_PORT]
+    return entry.title if entry.title == bus_title(port) else f"{entry.title} ({port})"
+
+
 def _retitle(entry: ConfigEntry, port: str) -> str | UndefinedType:
     """A new default title for a new port, unless the user renamed the entry."""
     return bus_title(port) if entry.title == bus_title(entry.data[CONF_PORT]) else UNDEFINED
@@ -611,7 +617,7 @@ class MeterSubentryFlow(ConfigSubentryFlow):
         """Address and optional password; the meter must answer on the bus."""
         entry = self._get_entry()
         errors: dict[str, str] = {}
-        placeholders: dict[str, str] = {}
+        placeholders = {"bus": bus_label(entry)}
         if user_input is not None:
             try:
                 address = parse_address(user_input[CONF_ADDRESS])
