@@ -47,7 +47,7 @@ from .const import (
     DEFAULT_SETTINGS_INTERVAL,
     SUBENTRY_METER,
 )
-from .coordinator import EkmCoordinator, device_identity
+from .coordinator import EkmCoordinator, device_identity, meter_name, meter_subentry_title
 
 # A write: a refused password asks the user for the meter's new one.
 COMMAND_ERRORS: Final[ErrorTable] = (
@@ -134,7 +134,9 @@ def meters_of(entry: ConfigEntry) -> dict[str, MeterConfig]:
         data = subentry.data
         meters[data[CONF_ADDRESS]] = MeterConfig(
             subentry_id=subentry.subentry_id,
-            title=subentry.title,
+            title=meter_name(data.get(CONF_MODEL), data[CONF_ADDRESS])
+            if subentry.title == meter_subentry_title(data[CONF_ADDRESS])
+            else subentry.title,  # a title given before issue 13 #11, or by the user
             address=data[CONF_ADDRESS],
             version=MeterVersion(data[CONF_VERSION]),
             model=data.get(CONF_MODEL),

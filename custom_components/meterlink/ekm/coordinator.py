@@ -47,6 +47,22 @@ def printed_number(address: str) -> str:
     return address[3:] if address.startswith("000") else address
 
 
+def meter_name(model_code: str | None, address: str) -> str:
+    """A meter's device name: its model and the number printed on it."""
+    model = model_name(model_code) if model_code else "EKM meter"
+    return f"{model} {printed_number(address)}"
+
+
+def meter_subentry_title(address: str) -> str:
+    """The title of a new meter subentry (issue 13 #11).
+
+    Home Assistant shows a subentry's devices under its title, so a title equal to the device
+    name printed it twice; the subentry is the meter's place on the bus, named by its number.
+    Subentries created before keep their model-and-number titles.
+    """
+    return f"Meter {printed_number(address)}"
+
+
 def meter_device_info(
     meter: MeterIdentity,
     reading: EkmReading | None,
