@@ -86,7 +86,6 @@ def test_pulse_inputs_read_naturally(ui: Ui) -> None:
     assert re.search(r"Pulse input 1 (Closed|Open)\b", text)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 #8: model code and raw firmware byte shown")
 def test_device_info_is_humanised(ui: Ui) -> None:
     open_device(ui, "Omnimeter Pulse v.4 300001001")
     ui.wait_for_text(r"Firmware: \S+")

@@ -26,6 +26,7 @@ from homeassistant.config_entries import (
 )
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.service_info.usb import UsbServiceInfo
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -297,7 +298,8 @@ async def test_user_flow_creates_bus_with_meters(
     meters = {s.unique_id: s for s in entry.subentries.values()}
     assert list(meters) == [V4_ADDRESS, V4_OTHER, V3_ADDRESS]
     assert meters[V4_ADDRESS].subentry_type == SUBENTRY_METER
-    assert meters[V4_ADDRESS].title == "Omnimeter Pulse v.4 300001001"
+    # Issue 13 #11: the subentry is the meter's place on the bus; the device carries the model.
+    assert meters[V4_ADDRESS].title == "Meter 300001001"
     assert dict(meters[V4_ADDRESS].data) == {
         CONF_ADDRESS: V4_ADDRESS,
         CONF_VERSION: "v4",
@@ -651,12 +653,12 @@ async def submit_meter(hass: HomeAssistant, flow_id: str, user_input: dict[str, 
     [
         (
             {CONF_ADDRESS: "300001002"},
-            ("Omnimeter Pulse v.4 300001002", V4_OTHER, {CONF_VERSION: "v4", CONF_MODEL: "1024"}),
+            ("Meter 300001002", V4_OTHER, {CONF_VERSION: "v4", CONF_MODEL: "1024"}),
         ),
         (
             {CONF_ADDRESS: "0000-0001-1766", CONF_PASSWORD: PASSWORD},
             (
-                "Omnimeter I v.3 000011766",
+                "Meter 000011766",
                 V3_ADDRESS,
                 {CONF_VERSION: "v3", CONF_MODEL: "1017", CONF_PASSWORD: PASSWORD},
             ),
@@ -682,6 +684,21 @@ async def test_add_meter_to_bus_not_loaded(
     assert len(entry.subentries) == 2
 
 
+async def test_add_meter_says_which_bus(
+    hass: HomeAssistant, make_config_entry: ConfigEntryBuilder, ekm_url: str
+) -> None:
+    """Issue 13 #11: the form names the bus, with its port when the title does not show it."""
+    renamed = make_config_entry(meters=[(V4_ADDRESS, MeterVersion.V4, PASSWORD)])
+    renamed.add_to_hass(hass)
+    result = await start_meter_flow(hass, renamed)
+    assert result["description_placeholders"]["bus"] == f"EKM bus ({ekm_url})"
+    default = make_config_entry(meters=[(V3_ADDRESS, MeterVersion.V3, PASSWORD)])
+    default.add_to_hass(hass)
+    hass.config_entries.async_update_entry(default, title=bus_title(ekm_url))
+    result = await start_meter_flow(hass, default)
+    assert result["description_placeholders"]["bus"] == bus_title(ekm_url)
+
+
 async def test_add_meter_uses_the_running_bus(
     hass: HomeAssistant, loaded_entry: MockConfigEntry
 ) -> None:
@@ -692,8 +709,16 @@ async def test_add_meter_uses_the_running_bus(
             hass, result["flow_id"], {CONF_ADDRESS: V4_OTHER, CONF_PASSWORD: PASSWORD}
         )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert subentry_by_address(loaded_entry, V4_OTHER).data[CONF_PASSWORD] == PASSWORD
+    subentry = subentry_by_address(loaded_entry, V4_OTHER)
+    assert subentry.data[CONF_PASSWORD] == PASSWORD
     factory.assert_not_called()
+    # Issue 13 #11: the device under the subentry is named by its model, the subentry is not.
+    await hass.async_block_till_done()
+    devices = dr.async_get(hass)
+    device = devices.async_get_device_by_identifier((DOMAIN, V4_OTHER), loaded_entry.entry_id)
+    assert device is not None
+    assert device.config_subentry_id == subentry.subentry_id
+    assert (subentry.title, device.name) == ("Meter 300001002", "Omnimeter Pulse v.4 300001002")
 
 
 @pytest.mark.parametrize(

@@ -243,7 +243,28 @@ async def test_firmware_change_updates_the_device(
         (DOMAIN, V4_ADDRESS), init_integration.entry_id
     )
     assert device is not None
-    assert device.sw_version == "1d"
+    assert device.sw_version == "0x1d"
+
+
+async def test_devices_registered_with_model_codes_are_humanised(
+    hass: HomeAssistant, ekm_simulator: EkmBusSimulator, init_integration: MockConfigEntry
+) -> None:
+    """A device stored before issue 13 #8 ("Omnimeter Pulse v.4 (1024)", firmware "1c")."""
+    registry = dr.async_get(hass)
+    device = registry.async_get_device_by_identifier(
+        (DOMAIN, V4_ADDRESS), init_integration.entry_id
+    )
+    assert device is not None
+    registry.async_update_device(device.id, model_id="1024", sw_version="1c")
+    ekm_simulator.meters[V4_ADDRESS].firmware = "1d"
+    await _coordinator(init_integration).async_refresh()
+    device = registry.async_get(device.id)
+    assert device is not None
+    assert (device.model, device.model_id, device.sw_version) == (
+        "Omnimeter Pulse v.4",
+        None,
+        "0x1d",
+    )
 
 
 async def test_meters_added_and_removed_while_loaded(

@@ -155,14 +155,15 @@ async def test_each_meter_is_a_device_of_its_subentry(
     v3 = devices.async_get_device_by_identifier((DOMAIN, V3_ADDRESS), entry_id)
     assert v4 is not None
     assert v3 is not None
+    # Issue 13 #8: the model a user knows, no "(1024)" code beside it, firmware in EKM's 0x form.
     assert (v4.manufacturer, v4.model, v4.model_id, v4.serial_number, v4.sw_version) == (
         "EKM Metering",
         "Omnimeter Pulse v.4",
-        "1024",
+        None,
         V4_ADDRESS,
-        "1c",
+        "0x1c",
     )
-    assert (v3.model, v3.model_id, v3.sw_version) == ("Omnimeter I v.3", "1017", "14")
+    assert (v3.model, v3.model_id, v3.sw_version) == ("Omnimeter I v.3", None, "0x14")
     subentry_ids = {
         subentry.unique_id: subentry.subentry_id
         for subentry in mock_config_entry.subentries.values()

@@ -19,6 +19,9 @@ from simulator.ekm.rs485 import EkmBusSimulator
 
 from ..conftest import V3_ADDRESS, V4_ADDRESS, V4_OTHER, entity_id_of, served_truth
 
+# State_Watts_Dir codes in which line n exports (EKM's direction table: F import, R export).
+_REVERSED = {1: (4, 6, 7, 8), 2: (3, 5, 7, 8), 3: (2, 5, 6, 8)}
+
 
 def _device_id(hass: HomeAssistant, entry: MockConfigEntry, address: str) -> str:
     device = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, address), entry.entry_id)
@@ -57,13 +60,66 @@ async def test_read_meter_returns_a_fresh_reading(
     )
     assert len(ekm_simulator.served) > served
     truth = served_truth(ekm_simulator, address)
-    assert response == {
-        "address": address,
-        "version": truth.version.value,
-        "fields": dict(truth.fields),
-    }
+    assert (response["address"], response["version"]) == (address, truth.version.value)
+    assert response["model"] == truth.model_name
+    assert response["raw"] == dict(truth.fields)
     # The fresh reading is published too.
     assert float(_state(hass, "sensor", address, "import_energy")) == truth.import_kwh
+    # Every value says what the entity with that key shows, in the entity's unit.
+    values, units = response["values"], response["units"]
+    registry = er.async_get(hass)
+    compared = 0
+    for entry in er.async_entries_for_config_entry(registry, init_integration.entry_id):
+        key = entry.unique_id.removeprefix(f"{address}_")
+        if not entry.unique_id.startswith(f"{address}_") or entry.domain == "button":
+            continue
+        state = hass.states.get(entry.entity_id)
+        assert key in values, key
+        if state is None or state.state in ("unknown", "unavailable"):
+            continue
+        shown: Any = state.state
+        if entry.domain in ("binary_sensor", "switch"):
+            shown = state.state == "on"
+        answered = values[key]
+        if isinstance(answered, float | int) and not isinstance(answered, bool):
+            assert float(shown) == answered, key
+        else:
+            assert shown == answered, key
+        if key != "max_demand_period":  # the select shows its minutes without a unit
+            assert units.get(key) == state.attributes.get("unit_of_measurement"), key
+        compared += 1
+    assert compared >= 5
+
+
+async def test_read_meter_answers_physical_values_not_ekm_codes(
+    hass: HomeAssistant, ekm_simulator: EkmBusSimulator, init_integration: MockConfigEntry
+) -> None:
+    """Issue 13 #10: signed power factors, demand period in minutes, meter time as ISO 8601."""
+    response = await _call(
+        hass,
+        "read_meter",
+        {"device_id": _device_id(hass, init_integration, V4_ADDRESS)},
+        response=True,
+    )
+    values, units, raw = response["values"], response["units"], response["raw"]
+    for line in (1, 2, 3):
+        code = raw[f"Power_Factor_Ln_{line}"]
+        factor = values[f"line_{line}_power_factor"]
+        assert -1 <= factor <= 1
+        # EKM codes above 100 are leading (capacitive): negative, as the sensor shows.
+        assert (factor < 0) == (code > 100)
+        assert abs(factor) == pytest.approx(min(code, 200 - code) / 100)
+        sign = -1 if raw["State_Watts_Dir"] in _REVERSED[line] else 1
+        assert values[f"line_{line}_power"] == sign * raw[f"RMS_Watts_Ln_{line}"]
+    assert values["max_demand_period"] == {1: 15, 2: 30, 3: 60}[raw["Max_Demand_Period"]]
+    assert units["max_demand_period"] == "min"
+    meter_time = datetime.fromisoformat(values["meter_time"])
+    assert meter_time.tzinfo is not None
+    assert meter_time.strftime("%y%m%d") == raw["Meter_Time"][:6]
+    assert values["import_energy"] == pytest.approx(raw["kWh_Tot"] - raw["Rev_kWh_Tot"])
+    assert units["import_energy"] == "kWh"
+    assert "Power_Factor_Ln_1" not in values
+    assert "fields" not in response
 
 
 async def test_set_relay_returns_the_confirmed_states(

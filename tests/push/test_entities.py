@@ -26,7 +26,12 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.meterlink.const import DOMAIN
 from custom_components.meterlink.ekm import descriptions as ekm
-from custom_components.meterlink.meters.ekm.reading import EkmReading, FieldValue, MeterVersion
+from custom_components.meterlink.meters.ekm.reading import (
+    EkmReading,
+    FieldValue,
+    MeterVersion,
+    model_name,
+)
 from custom_components.meterlink.push import descriptions as iostack
 from custom_components.meterlink.push.coordinator import (
     CONF_EXCLUDED,
@@ -210,7 +215,8 @@ async def test_cloud_devices_hang_off_their_gateway(
         assert device.via_device_id == gateway.id
     meter = _device(registry, cloud_entry, V4_ADDRESS)
     assert meter is not None
-    assert meter.model_id == push_simulator.meters[V4_ADDRESS].model
+    assert meter.model_id is None  # the name only, not "(1024)" beside it (issue 13 #8)
+    assert meter.model == model_name(push_simulator.meters[V4_ADDRESS].model)
 
 
 async def test_excluded_devices_get_no_entities(

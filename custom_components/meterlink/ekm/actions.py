@@ -28,8 +28,9 @@ from ..const import DOMAIN
 from ..meters.ekm import MAX_RELAY_SECONDS, relay
 from ..meters.errors import InvalidParameterError
 from ..runtime import MeterLinkConfigEntry
-from .bus import EkmBusCoordinator, EkmBusRuntimeData, MeterConfig, reading_as_dict
+from .bus import EkmBusCoordinator, EkmBusRuntimeData, MeterConfig
 from .descriptions import RELAYS, clock_command
+from .readout import read_meter_response
 
 SERVICE_READ_METER = "read_meter"
 SERVICE_SET_RELAY = "set_relay"
@@ -101,7 +102,7 @@ def async_setup_ekm_services(hass: HomeAssistant) -> None:
 
     async def _read_meter(call: ServiceCall) -> ServiceResponse:
         coordinator, meter = _resolve_meter(hass, call.data[ATTR_DEVICE_ID])
-        return reading_as_dict(await coordinator.async_read(meter.address))
+        return read_meter_response(await coordinator.async_read(meter.address))
 
     async def _set_relay(call: ServiceCall) -> ServiceResponse:
         coordinator, meter = _resolve_meter(hass, call.data[ATTR_DEVICE_ID])

@@ -47,7 +47,7 @@ from .const import (
     DEFAULT_SETTINGS_INTERVAL,
     SUBENTRY_METER,
 )
-from .coordinator import EkmCoordinator
+from .coordinator import EkmCoordinator, device_identity, meter_name, meter_subentry_title
 
 # A write: a refused password asks the user for the meter's new one.
 COMMAND_ERRORS: Final[ErrorTable] = (
@@ -134,7 +134,9 @@ def meters_of(entry: ConfigEntry) -> dict[str, MeterConfig]:
         data = subentry.data
         meters[data[CONF_ADDRESS]] = MeterConfig(
             subentry_id=subentry.subentry_id,
-            title=subentry.title,
+            title=meter_name(data.get(CONF_MODEL), data[CONF_ADDRESS])
+            if subentry.title == meter_subentry_title(data[CONF_ADDRESS])
+            else subentry.title,  # a title given before issue 13 #11, or by the user
             address=data[CONF_ADDRESS],
             version=MeterVersion(data[CONF_VERSION]),
             model=data.get(CONF_MODEL),
@@ -296,13 +298,15 @@ class EkmBusCoordinator(EkmCoordinator[dict[str, EkmReading]]):
         if device is None:
             return  # entities not added yet: they register the device with these values
         state.device_info = reported
-        model, firmware = reported
-        if (device.model_id, device.sw_version) != (model, firmware):
+        identity = device_identity(reading)
+        shown = (device.model, device.sw_version, device.model_id)
+        if shown != (identity.get("model"), identity.get("sw_version"), None):
+            # model_id cleared: devices registered before issue 13 #8 showed "(1024)".
             registry.async_update_device(
                 device.id,
-                model=reading.model_name,
-                model_id=model,
-                sw_version=firmware,
+                model=identity.get("model"),
+                model_id=None,
+                sw_version=identity.get("sw_version"),
             )
 
     # Actions ------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 
 from ..const import DOMAIN
-from ..meters.ekm import MODEL_NAMES, Command, EkmReading, MeterVersion
+from ..meters.ekm import Command, EkmReading, MeterVersion, model_name
 from .const import MANUFACTURER_EKM
 
 
@@ -47,27 +47,53 @@ def printed_number(address: str) -> str:
     return address[3:] if address.startswith("000") else address
 
 
+def meter_name(model_code: str | None, address: str) -> str:
+    """A meter's device name: its model and the number printed on it."""
+    model = model_name(model_code) if model_code else "EKM meter"
+    return f"{model} {printed_number(address)}"
+
+
+def meter_subentry_title(address: str) -> str:
+    """The title of a new meter subentry (issue 13 #11).
+
+    Home Assistant shows a subentry's devices under its title, so a title equal to the device
+    name printed it twice; the subentry is the meter's place on the bus, named by its number.
+    Subentries created before keep their model-and-number titles.
+    """
+    return f"Meter {printed_number(address)}"
+
+
 def meter_device_info(
     meter: MeterIdentity,
     reading: EkmReading | None,
     *,
     via_device_id: str | None = None,
 ) -> DeviceInfo:
-    """The device of one meter; model and firmware as the meter reports them when known."""
-    model_id = (reading.model if reading else None) or meter.model
+    """The device of one meter; model and firmware as the meter reports them when known.
+
+    Model and firmware are shown as a user knows them (issue 13 #8): the marketing name
+    without EKM's model code (which Home Assistant would print beside it as "(1024)"), and the
+    firmware byte in EKM's 0x notation.
+    """
     info = DeviceInfo(
         identifiers={(DOMAIN, meter.address)},
         manufacturer=MANUFACTURER_EKM,
         name=meter.title,
         serial_number=meter.address,
     )
-    if model_id:
-        info["model_id"] = model_id
-        info["model"] = MODEL_NAMES.get(model_id, f"Model {model_id}")
-    if reading is not None and reading.firmware:
-        info["sw_version"] = reading.firmware
+    info.update(device_identity(reading, meter.model))
     if via_device_id is not None:
         info["via_device_id"] = via_device_id
+    return info
+
+
+def device_identity(reading: EkmReading | None, stored_model: str | None = None) -> DeviceInfo:
+    """The device registry's model and firmware for a meter, from its reading when known."""
+    info = DeviceInfo()
+    if model_code := (reading.model if reading else None) or stored_model:
+        info["model"] = model_name(model_code)
+    if reading is not None and (firmware := reading.firmware_version):
+        info["sw_version"] = firmware
     return info
 
 

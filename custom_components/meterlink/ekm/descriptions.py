@@ -336,7 +336,7 @@ SENSORS: tuple[EkmSensorEntityDescription, ...] = (
         translation_key="firmware",
         entity_category=EntityCategory.DIAGNOSTIC,
         entity_registry_enabled_default=False,
-        value_fn=lambda r: r.firmware,
+        value_fn=lambda r: r.firmware_version,
     ),
 )
 

@@ -78,7 +78,7 @@ from .const import (
     MIN_SETTINGS_INTERVAL,
     SUBENTRY_METER,
 )
-from .coordinator import printed_number
+from .coordinator import meter_name, meter_subentry_title
 
 CONF_METERS: Final = "meters"  # form field only: the addresses typed in the ekm_rs485 step
 # Form field only: a network bridge URL typed beside the serial-port picker (stored as the
@@ -138,17 +138,16 @@ class FoundMeter:
     address: str
     version: MeterVersion
     model: str
-    model_name: str
 
     @classmethod
     def from_reading(cls, address: str, reading: EkmReading) -> FoundMeter:
         """Keep what identifies the meter; the values themselves are the coordinator's job."""
-        return cls(address, reading.version, reading.model or "", reading.model_name or "EKM meter")
+        return cls(address, reading.version, reading.model or "")
 
     @property
     def title(self) -> str:
         """Model and the number printed on the meter (9 digits when the address allows)."""
-        return f"{self.model_name} {printed_number(self.address)}"
+        return meter_name(self.model, self.address)
 
     def data(self, password: str | None) -> dict[str, str]:
         """Subentry data; the password is only stored when the user gave one."""
@@ -162,7 +161,7 @@ class FoundMeter:
         return ConfigSubentryData(
             data=self.data(password),
             subentry_type=SUBENTRY_METER,
-            title=self.title,
+            title=meter_subentry_title(self.address),
             unique_id=self.address,
         )
 
@@ -329,6 +328,12 @@ def configured_meters(
         if (entry := configured_meter_entry(hass, address)) is not None:
             return address, entry
     return None
+
+
+def bus_label(entry: ConfigEntry) -> str:
+    """Which bus a form is about (issue 13 #11): its title, and its port if the title hides it."""
+    port = entry.data[CONF_PORT]
+    return entry.title if entry.title == bus_title(port) else f"{entry.title} ({port})"
 
 
 def _retitle(entry: ConfigEntry, port: str) -> str | UndefinedType:
@@ -611,7 +616,7 @@ class MeterSubentryFlow(ConfigSubentryFlow):
         """Address and optional password; the meter must answer on the bus."""
         entry = self._get_entry()
         errors: dict[str, str] = {}
-        placeholders: dict[str, str] = {}
+        placeholders = {"bus": bus_label(entry)}
         if user_input is not None:
             try:
                 address = parse_address(user_input[CONF_ADDRESS])
@@ -629,7 +634,9 @@ class MeterSubentryFlow(ConfigSubentryFlow):
                 err.apply(errors, placeholders, _SINGLE_METER_FIELDS)
             else:
                 return self.async_create_entry(
-                    title=found.title, data=found.data(password), unique_id=address
+                    title=meter_subentry_title(address),
+                    data=found.data(password),
+                    unique_id=address,
                 )
         suggested = {k: v for k, v in (user_input or {}).items() if k != CONF_PASSWORD}
         return self.async_show_form(

@@ -18,7 +18,14 @@ from .commands import (
 from .crc import ekm_crc
 from .frames import ACK, CLOSE_FRAME, decode_response, encode_response, normalize_address
 from .layout import LAYOUTS, Block, Kind
-from .reading import MODEL_NAMES, EkmReading, FieldValue, MeterVersion, signed_power_factor
+from .reading import (
+    MODEL_NAMES,
+    EkmReading,
+    FieldValue,
+    MeterVersion,
+    model_name,
+    signed_power_factor,
+)
 
 __all__ = [
     "ACK",
@@ -42,6 +49,7 @@ __all__ = [
     "decode_response",
     "ekm_crc",
     "encode_response",
+    "model_name",
     "normalize_address",
     "relay",
     "signed_power_factor",

@@ -54,6 +54,11 @@ MODEL_NAMES: dict[str, str] = {
 }
 
 
+def model_name(code: str) -> str:
+    """A model code's marketing name; an unknown code is named as what it is."""
+    return MODEL_NAMES.get(code, f"Model {code}")
+
+
 class MeterVersion(StrEnum):
     """Protocol generation; v5 meters speak v4."""
 
@@ -104,13 +109,23 @@ class EkmReading:
     def model_name(self) -> str | None:
         """Human name of the model, falling back to the code."""
         code = self.model
-        return None if code is None else MODEL_NAMES.get(code, f"Model {code}")
+        return None if code is None else model_name(code)
 
     @property
     def firmware(self) -> str | None:
         """Firmware byte as hex."""
         value = self.fields.get("Firmware")
         return value if isinstance(value, str) else None
+
+    @property
+    def firmware_version(self) -> str | None:
+        """The firmware as EKM's model tables write it ("0x1c").
+
+        No public EKM source maps the byte to a release number, so the byte is shown in EKM's
+        own notation rather than as a bare "1c" that reads like a typo.
+        """
+        firmware = self.firmware
+        return None if firmware is None else f"0x{firmware}"
 
     @property
     def meter_time(self) -> datetime | None:
