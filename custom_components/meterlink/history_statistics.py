@@ -7,16 +7,19 @@ closed and settled hours only, and only while the recorder is loaded.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from homeassistant.components.recorder.models import (
     StatisticData,
     StatisticMeanType,
     StatisticMetaData,
 )
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import UnitOfEnergy
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.event import async_track_time_change
 from homeassistant.util import dt as dt_util
 from homeassistant.util.unit_conversion import EnergyConverter
 
@@ -39,6 +42,21 @@ def horizon_of(choice: str | None) -> timedelta | None:
     if choice == HISTORY_OFF:
         return None
     return EVERYTHING if choice == HISTORY_ALL else DEFAULT_HORIZON
+
+
+@callback
+def async_run_hourly(hass: HomeAssistant, entry: ConfigEntry[Any], run: Callable[[], None]) -> None:
+    """`run` now (the backfill, or the catch-up after a restart) and every hour at :20.
+
+    By :20 the hour that closed has settled (`SETTLE`); the trigger ends with the entry.
+    """
+
+    @callback
+    def _start(_now: datetime | None = None) -> None:
+        run()
+
+    entry.async_on_unload(async_track_time_change(hass, _start, minute=20, second=0))
+    _start()
 
 
 def history_available(hass: HomeAssistant) -> bool:

@@ -27,7 +27,6 @@ from homeassistant.components.recorder.statistics import (
 )
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.event import async_track_time_change
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.util import dt as dt_util
 from homeassistant.util import slugify
@@ -36,6 +35,7 @@ from ..const import DOMAIN
 from ..history_statistics import (
     CONF_HISTORY,
     DEFAULT_HORIZON,
+    async_run_hourly,
     closed_end_ms,
     energy_metadata,
     history_available,
@@ -248,11 +248,5 @@ def async_start_egauge_history(
         hass.async_create_task(async_clear_egauge_history(hass, client, serial), eager_start=True)
         return None
     importer = EgaugeHistoryImporter(hass, client, serial, name, horizon=horizon, now=now)
-
-    @callback
-    def _start(_now: datetime | None = None) -> None:
-        importer.async_request_sync(entry)
-
-    entry.async_on_unload(async_track_time_change(hass, _start, minute=20, second=0))
-    _start()
+    async_run_hourly(hass, entry, lambda: importer.async_request_sync(entry))
     return importer

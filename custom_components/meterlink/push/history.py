@@ -34,7 +34,6 @@ from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
-from homeassistant.helpers.event import async_track_time_change
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.util import dt as dt_util
 
@@ -42,6 +41,7 @@ from ..const import DEV_PUSH_URL, DOMAIN
 from ..history_statistics import (
     CONF_HISTORY,
     DEFAULT_HORIZON,
+    async_run_hourly,
     closed_end_ms,
     energy_metadata,
     history_available,
@@ -488,13 +488,12 @@ def async_start_history(
     )
 
     @callback
-    def _start(_now: datetime | None = None) -> None:
+    def _run() -> None:
         importer.set_meters(current())
         importer.names = current
         importer.async_request_sync(entry)
 
-    entry.async_on_unload(async_track_time_change(hass, _start, minute=20, second=0))
-    _start()
+    async_run_hourly(hass, entry, _run)
     return importer
 
 
