@@ -8,7 +8,8 @@ code paths as a person clicking through the UI:
    ``demo-meterlink``), or log in with it when onboarding was already done;
 2. add one MeterLink config entry per simulated device through the config-flow API, answering
    each step from ``demo_devices()`` (a new connection type is one more entry there);
-3. check that the entries loaded and that MeterLink's energy and power sensors report numbers.
+3. check that the entries loaded, that MeterLink's energy and power sensors report numbers and
+   that the EKM Push cloud entry streams over MQTT (its "Streaming" sensor turns on).
 
 ``--check`` runs only step 3 (after logging in), for a quick "does it still work" after a code
 change and a restart. The long-lived token is kept in ``config/.demo-token`` (ignored by git) so
@@ -432,15 +433,18 @@ def describe_fields(result: Mapping[str, Any]) -> str:
     return ", ".join(str(field.get("name")) for field in result.get("data_schema") or []) or "-"
 
 
-def simulator_gateway_key() -> str:
-    """The Push3 gateway key the simulator printed at start (scripts/develop logs it)."""
-    log = ROOT / "config" / "simulator-push3.log"
+def simulator_gateway_key(kind: str = "push3") -> str:
+    """The gateway key a simulator printed at start (scripts/develop logs it).
+
+    `push3 http HOST key KEY`, `ekm-push gateway MAC key KEY`: the word after the first "key".
+    """
+    log = ROOT / "config" / f"simulator-{kind}.log"
     try:
         words = log.read_text(encoding="utf-8").split()
     except OSError as err:
-        raise DemoError(f"cannot read the Push3 simulator's key from {log}: {err}") from err
+        raise DemoError(f"cannot read the {kind} simulator's key from {log}: {err}") from err
     if "key" not in words or words.index("key") + 1 >= len(words):
-        raise DemoError(f"{log} does not show the Push3 simulator's key")
+        raise DemoError(f"{log} does not show the {kind} simulator's gateway key")
     return words[words.index("key") + 1]
 
 
@@ -560,8 +564,46 @@ async def collect(api: HomeAssistantApi) -> tuple[list[dict[str, Any]], list[Sen
     return entries, sorted(rows, key=lambda row: row.entity_id)
 
 
-async def check(api: HomeAssistantApi, seconds: float) -> bool:
-    """Wait until MeterLink is loaded and reports numbers, then print what it reports."""
+async def streaming_entity(api: HomeAssistantApi, entry_id: str) -> str | None:
+    """The entry's "Streaming" binary sensor per the entity registry (None: it has none)."""
+    for entity in await api.websocket({"type": "config/entity_registry/list"}) or []:
+        if (
+            entity.get("config_entry_id") == entry_id
+            and str(entity.get("unique_id")).endswith("_streaming")
+            and str(entity.get("entity_id")).startswith("binary_sensor.")
+        ):
+            return str(entity["entity_id"])
+    return None
+
+
+async def wait_streaming(api: HomeAssistantApi, title: str, seconds: float) -> bool:
+    """Wait until the entry titled `title` streams (its Streaming sensor is on); one line."""
+    deadline = time.monotonic() + seconds
+    entity, state = None, "missing"
+    while True:
+        entries = await api.get(f"/api/config/config_entries/entry?domain={DOMAIN}")
+        entry_id = next((e["entry_id"] for e in entries if e["title"] == title), None)
+        if entry_id is not None and (entity := await streaming_entity(api, entry_id)):
+            answer = await api.get(f"/api/states/{entity}", ok=(200, 404))
+            state = answer.get("state", "missing") if isinstance(answer, dict) else "missing"
+        if state == "on" or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(2)
+    if state == "on":
+        print(f"streaming  {title}: {entity} is on (MQTT from the simulated gateway)")
+        return True
+    print(f"streaming  {title}: {entity or 'no Streaming sensor'} is {state} after {seconds:.0f}s")
+    return False
+
+
+async def check(
+    api: HomeAssistantApi, seconds: float, *, streaming_title: str | None = None
+) -> bool:
+    """Wait until MeterLink is loaded and reports numbers, then print what it reports.
+
+    With `streaming_title` that entry must also stream: scripts/develop runs a broker, the
+    browser tests (which call this too) do not.
+    """
     deadline = time.monotonic() + seconds
     while True:
         entries, rows = await collect(api)
@@ -584,6 +626,9 @@ async def check(api: HomeAssistantApi, seconds: float) -> bool:
         print(f"check failed: {len(entries) - len(loaded)} {DOMAIN} entries are not loaded")
     elif not ok:
         print(f"check failed: no {DOMAIN} energy or power sensor has a numeric state")
+    elif streaming_title is not None and not await wait_streaming(api, streaming_title, seconds):
+        print(f"check failed: {streaming_title} does not stream over MQTT")
+        return False
     else:
         numeric = sum(row.numeric for row in rows)
         print(f"check passed: {len(loaded)} entries loaded, {numeric} numeric energy/power sensors")
@@ -601,11 +646,16 @@ async def run(args: argparse.Namespace) -> int:
         await authenticate(api, args.wait)
         await wait_until_running(api, args.wait)
         await dismiss_development_notices(api)
+        # scripts/develop's cloud entry uses the simulated gateway's key: EKM's broker streams
+        # to gateway keys only (push/streaming.py), and the development broker does the same.
+        endpoints = DemoEndpoints()
         if not args.check:
-            await add_devices(api, demo_devices(DemoEndpoints()))
+            endpoints = DemoEndpoints(push_cloud_key=simulator_gateway_key("ekm-push"))
+            await add_devices(api, demo_devices(endpoints))
         if args.no_check and not args.check:
             return 0
-        return 0 if await check(api, args.check_timeout) else 1
+        streams = await check(api, args.check_timeout, streaming_title=endpoints.push_cloud_title)
+        return 0 if streams else 1
 
 
 def main() -> int:

@@ -31,3 +31,9 @@ MAX_SCAN_INTERVAL: Final = 3600
 # It is no option: a user's Home Assistant never sets it, and then EKM's services are used.
 DEV_PUSH_URL_ENV: Final = "METERLINK_DEV_PUSH_URL"
 DEV_PUSH_URL: Final = os.environ.get(DEV_PUSH_URL_ENV, "").rstrip("/")
+# The same for EKM's MQTT broker: scripts/develop runs mosquitto with a CA of its own, and
+# the streams connect there (mqtts://HOST:PORT) trusting only that CA (a PEM file).
+DEV_MQTT_URL_ENV: Final = "METERLINK_DEV_MQTT_URL"
+DEV_MQTT_URL: Final = os.environ.get(DEV_MQTT_URL_ENV, "")
+DEV_MQTT_CAFILE_ENV: Final = "METERLINK_DEV_MQTT_CAFILE"
+DEV_MQTT_CAFILE: Final = os.environ.get(DEV_MQTT_CAFILE_ENV) or None

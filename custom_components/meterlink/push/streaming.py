@@ -35,11 +35,18 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.util.ssl import client_context
 
-from ..const import CONF_CONNECTION, CONNECTION_PUSH3, DOMAIN, LOGGER
+from ..const import (
+    CONF_CONNECTION,
+    CONNECTION_PUSH3,
+    DEV_MQTT_CAFILE,
+    DEV_MQTT_URL,
+    DOMAIN,
+    LOGGER,
+)
 from ..flow_helpers import FormError
 from ..meters.errors import InvalidParameterError, MeterNotAuthorizedError
 from ..meters.push import check_key
-from ..meters.push.mqtt import Broker
+from ..meters.push.mqtt import Broker, parse_broker
 from ..meters.push.mqtt_client import (
     DEFAULT_BROKER,
     Backoff,
@@ -50,6 +57,7 @@ from ..meters.push.mqtt_client import (
     Silent,
     StreamEvent,
     client_id,
+    tls_context,
 )
 from ..meters.push.realtime import mac_address
 from ..runtime import MeterLinkConfigEntry
@@ -65,14 +73,16 @@ WATCHDOG_READS: Final = 3
 ISSUE_KEY_REFUSED: Final = "mqtt_key_refused"  # a repair issue (translations: issues)
 
 # Where the streams come from and the TLS context they verify it with; tests point both at
-# their own broker. Home Assistant's context is built once at import, never in the loop.
-BROKER: Broker = DEFAULT_BROKER
+# their own broker, a development instance at its mosquitto (const.DEV_MQTT_URL). Contexts are
+# built at import (off the event loop), never in the loop.
+BROKER: Broker = parse_broker(DEV_MQTT_URL) if DEV_MQTT_URL else DEFAULT_BROKER
+_DEV_TLS = tls_context(DEV_MQTT_CAFILE) if DEV_MQTT_CAFILE else None
 RECONNECT = Backoff()  # 5 s doubling to 10 min, with jitter
 
 
 def stream_tls_context() -> ssl.SSLContext:
-    """Home Assistant's shared client context (certifi), built off the event loop at import."""
-    return client_context()
+    """Home Assistant's shared client context (certifi), or only the development broker's CA."""
+    return _DEV_TLS or client_context()
 
 
 def streaming_default(entry: MeterLinkConfigEntry) -> bool:
