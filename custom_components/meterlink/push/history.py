@@ -152,7 +152,7 @@ class HistoryImporter:
         self._horizon = horizon
         self._now = now
         self._chunk_ms = int(chunk / timedelta(milliseconds=1))
-        self._on_progress = on_progress
+        self._listeners: list[Callable[[], None]] = [on_progress] if on_progress else []
         self._lock = asyncio.Lock()
         self.progress = {address: MeterProgress(name) for address, name in self.meters.items()}
         self.running = False
@@ -205,6 +205,31 @@ class HistoryImporter:
                 }
                 for address, p in self.progress.items()
             },
+        }
+
+    @callback
+    def async_add_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call `listener` whenever a run starts, writes a chunk or ends; returns the undo."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def imported_until(self) -> datetime | None:
+        """The oldest meter's end of imported history: every hour before it is in (or None)."""
+        ends = [p.imported_until for p in self.progress.values()]
+        if not ends or any(end is None for end in ends):
+            return None
+        return min(end for end in ends if end is not None)
+
+    def meter_progress(self) -> dict[str, dict[str, Any]]:
+        """Per meter address: its name, how far it is, whether its backfill ended; no key."""
+        return {
+            address: {
+                "name": p.name,
+                "imported_until": p.imported_until.isoformat() if p.imported_until else None,
+                "hours_written": p.hours_written,
+                "backfilled": p.backfilled,
+            }
+            for address, p in self.progress.items()
         }
 
     def set_meters(self, meters: Mapping[str, str]) -> None:
@@ -374,8 +399,8 @@ class HistoryImporter:
         return rows
 
     def _notify(self) -> None:
-        if self._on_progress is not None:
-            self._on_progress()
+        for listener in list(self._listeners):
+            listener()
 
 
 async def async_clear_history(hass: HomeAssistant, addresses: Iterable[str]) -> None:
