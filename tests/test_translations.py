@@ -45,6 +45,7 @@ PLATFORMS: dict[str, tuple[Any, ...]] = {
 OWN_KEYS: dict[str, set[str]] = {
     "switch": {"iostack_output", "push_trigger"},
     "binary_sensor": {"streaming"},
+    "sensor": {"history_import"},
 }
 
 

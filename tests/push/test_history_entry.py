@@ -6,8 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from homeassistant.components.recorder import Recorder
+from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.recorder.common import (
@@ -121,6 +123,42 @@ async def test_without_the_recorder_the_entry_works_as_before(
     assert runtime.history is None
     assert "history" not in runtime.diagnostics()
     assert summary.served == []
+    assert history_sensor(hass, entry) is None
+
+
+def history_sensor(hass: HomeAssistant, entry: MockConfigEntry) -> str | None:
+    """The entity id of the entry's history import sensor (None: it has none)."""
+    return er.async_get(hass).async_get_entity_id(
+        "sensor", DOMAIN, f"{entry.unique_id}_history_import"
+    )
+
+
+async def test_the_history_import_sensor_shows_every_meters_progress(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    push_simulator: PushSimulator,
+    summary: SummaryService,
+) -> None:
+    entry = await setup_entry(hass, push_entry(push_simulator))
+    await hass.async_block_till_done(wait_background_tasks=True)
+    entity_id = history_sensor(hass, entry)
+    assert entity_id is not None
+    registered = er.async_get(hass).async_get(entity_id)
+    assert registered is not None
+    assert registered.entity_category is EntityCategory.DIAGNOSTIC
+    state = hass.states.get(entity_id)
+    assert state is not None
+    meters = state.attributes["meters"]
+    assert set(meters) == {V4_ADDRESS, V3_ADDRESS}
+    assert state.attributes["running"] is False
+    for address in (V4_ADDRESS, V3_ADDRESS):
+        assert meters[address]["backfilled"] is True
+        assert meters[address]["hours_written"] == settled_hours(summary, address)
+    # The state is the oldest meter's end of history: every hour before it is imported.
+    ends = [datetime.fromisoformat(meter["imported_until"]) for meter in meters.values()]
+    assert datetime.fromisoformat(state.state) == min(ends)
+    assert min(ends) <= dt_util.utcnow() - timedelta(minutes=20)
+    assert push_simulator.account_key not in str(state.as_dict())
 
 
 async def test_deleting_the_entry_deletes_its_history(

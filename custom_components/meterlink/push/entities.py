@@ -18,7 +18,8 @@ from datetime import datetime
 from typing import Any, Final
 
 from homeassistant.components.binary_sensor import BinarySensorEntity
-from homeassistant.components.sensor import SensorEntity
+from homeassistant.components.sensor import SensorDeviceClass, SensorEntity
+from homeassistant.const import EntityCategory
 from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity
@@ -46,6 +47,7 @@ from .descriptions import (
     field_label,
     sensors_for,
 )
+from .history import HistoryImporter
 from .streaming import StreamingBinarySensor
 
 type EntityFactory = Callable[[PushCoordinator, PushData, str], list[Entity]]
@@ -270,6 +272,46 @@ class IoStackBinarySensor(_IoStackEntity, BinarySensorEntity):
         return self._attr_is_on
 
 
+class HistoryImportSensor(SensorEntity):
+    """How far the entry's EKM history import is (diagnostic, one per entry).
+
+    The state is the end of the history every meter has (a timestamp: all hours before it are
+    in the statistics); the attributes say per meter how far it is. It writes state only when
+    that changed, not at every notification; the attributes are not recorded.
+    """
+
+    _attr_has_entity_name = True
+    _attr_translation_key = "history_import"
+    _attr_device_class = SensorDeviceClass.TIMESTAMP
+    _attr_entity_category = EntityCategory.DIAGNOSTIC
+    _attr_should_poll = False
+    _unrecorded_attributes = frozenset({"meters"})
+    _published: object = None
+
+    def __init__(self, entry: MeterLinkConfigEntry, history: HistoryImporter) -> None:
+        """One per entry (the entry's unique id is the key's hash, never the key)."""
+        self._history = history
+        self._attr_unique_id = f"{entry.unique_id or entry.entry_id}_history_import"
+
+    def _shown_value(self) -> object:
+        """Set the state and attributes from the importer; return them."""
+        self._attr_native_value = self._history.imported_until()
+        meters = self._history.meter_progress()
+        self._attr_extra_state_attributes = {"running": self._history.running, "meters": meters}
+        return (self._attr_native_value, self._history.running, meters)
+
+    @callback
+    def _progressed(self) -> None:
+        if (shown := self._shown_value()) != self._published:
+            self._published = shown
+            self.async_write_ha_state()
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the importer's progress."""
+        self._published = self._shown_value()
+        self.async_on_remove(self._history.async_add_listener(self._progressed))
+
+
 type DeviceEntity = Callable[[PushCoordinator, str, Any, DeviceInfo], Entity]
 
 
@@ -315,11 +357,13 @@ _BINARY_SENSORS: Final = _platform_factory(
 def async_add_push_sensors(
     entry: MeterLinkConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
 ) -> None:
-    """Sensor platform: the EKM sensor table per meter, ioStack fields, last-read times."""
+    """Sensor platform: the EKM sensor table per meter, ioStack fields, last reads, history."""
     async_add_push_entities(entry, async_add_entities, _SENSORS)
     coordinator = push_runtime(entry).coordinator
     if isinstance(coordinator, Push3Coordinator):
         async_add_entities([Push3GatewayLastPollSensor(coordinator, GATEWAY_LAST_POLL)])
+    if (history := push_runtime(entry).history) is not None:
+        async_add_entities([HistoryImportSensor(entry, history)])
 
 
 @callback

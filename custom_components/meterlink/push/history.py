@@ -21,9 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from homeassistant.components.recorder.models import (
-    StatisticMetaData,
-)
+from homeassistant.components.recorder.models import StatisticData, StatisticMetaData
 from homeassistant.components.recorder.statistics import (
     async_add_external_statistics,
     get_last_statistics,
@@ -52,6 +50,7 @@ from ..meters.energy_hours import (
     HOUR_MS,
     Baseline,
     EnergyHour,
+    HourlyEnergy,
     Register,
     RegisterDrop,
     hourly_energy,
@@ -74,6 +73,8 @@ ISSUE_METER_REPLACED = "meter_replaced"
 
 RESYNC = timedelta(hours=48)
 CHUNK = timedelta(days=30)
+WRITE_HOURS = 168
+"""Rows per statistic handed to the recorder at once: a week, then the loop runs others."""
 _ANCHOR_ROWS = int(RESYNC / timedelta(hours=1)) + 2
 LIVE_SENSOR_KEYS = {Register.IMPORT: "import_energy", Register.EXPORT: "export_energy"}
 """The description keys of the live energy sensors whose outage hours are filled."""
@@ -151,7 +152,7 @@ class HistoryImporter:
         self._horizon = horizon
         self._now = now
         self._chunk_ms = int(chunk / timedelta(milliseconds=1))
-        self._on_progress = on_progress
+        self._listeners: list[Callable[[], None]] = [on_progress] if on_progress else []
         self._lock = asyncio.Lock()
         self.progress = {address: MeterProgress(name) for address, name in self.meters.items()}
         self.running = False
@@ -204,6 +205,31 @@ class HistoryImporter:
                 }
                 for address, p in self.progress.items()
             },
+        }
+
+    @callback
+    def async_add_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call `listener` whenever a run starts, writes a chunk or ends; returns the undo."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def imported_until(self) -> datetime | None:
+        """The oldest meter's end of imported history: every hour before it is in (or None)."""
+        ends = [p.imported_until for p in self.progress.values()]
+        if not ends or any(end is None for end in ends):
+            return None
+        return min(end for end in ends if end is not None)
+
+    def meter_progress(self) -> dict[str, dict[str, Any]]:
+        """Per meter address: its name, how far it is, whether its backfill ended; no key."""
+        return {
+            address: {
+                "name": p.name,
+                "imported_until": p.imported_until.isoformat() if p.imported_until else None,
+                "hours_written": p.hours_written,
+                "backfilled": p.backfilled,
+            }
+            for address, p in self.progress.items()
         }
 
     def set_meters(self, meters: Mapping[str, str]) -> None:
@@ -277,30 +303,32 @@ class HistoryImporter:
                     continue
                 own = result.buckets.get(address, [])
                 if own:
-                    cursors[address] = self._write(address, own, cursors[address])
+                    cursors[address] = await self._write(address, own, cursors[address])
             position = max(chunk_end, result.data_start_ms(addresses))
             self._notify()
 
-    def _write(self, address: str, buckets: list[SummaryBucket], cursor: _Cursor) -> _Cursor:
-        baseline = cursor.registers or opening_registers(buckets[0])
-        energy = hourly_energy((register_sample(b) for b in buckets), baseline=baseline)
+    async def _write(self, address: str, buckets: list[SummaryBucket], cursor: _Cursor) -> _Cursor:
+        # The hour arithmetic and the rows of a chunk (thousands of buckets) run in the
+        # executor, and the rows reach the recorder in slices: the loop never waits on them.
+        energy, imports, exports, sums = await self._hass.async_add_executor_job(
+            _chunk_rows, buckets, cursor
+        )
         if not energy.hours:
             return cursor
-        imports, import_sum = hour_statistics(energy.hours, Register.IMPORT, cursor.sums[0])
-        exports, export_sum = hour_statistics(energy.hours, Register.EXPORT, cursor.sums[1])
         # Named when written: at the first run the entry's devices may not exist yet.
         name = self.names().get(address, self.meters[address])
         self.progress[address].name = name
-        async_add_external_statistics(
-            self._hass, statistic_metadata(address, Register.IMPORT, name), imports
-        )
-        async_add_external_statistics(
-            self._hass, statistic_metadata(address, Register.EXPORT, name), exports
-        )
+        import_meta = statistic_metadata(address, Register.IMPORT, name)
+        export_meta = statistic_metadata(address, Register.EXPORT, name)
+        for first in range(0, len(imports), WRITE_HOURS):
+            last = first + WRITE_HOURS
+            async_add_external_statistics(self._hass, import_meta, imports[first:last])
+            async_add_external_statistics(self._hass, export_meta, exports[first:last])
+            await asyncio.sleep(0)
         self._record(address, energy.hours[-1], len(energy.hours), energy.drops)
         self._run_hours.setdefault(address, []).extend(energy.hours)
-        last = energy.hours[-1]
-        return _Cursor(last.start_ms + HOUR_MS, energy.end, (import_sum, export_sum))
+        last_hour = energy.hours[-1]
+        return _Cursor(last_hour.start_ms + HOUR_MS, energy.end, sums)
 
     def _record(
         self, address: str, last: EnergyHour, hours: int, drops: tuple[RegisterDrop, ...]
@@ -371,8 +399,8 @@ class HistoryImporter:
         return rows
 
     def _notify(self) -> None:
-        if self._on_progress is not None:
-            self._on_progress()
+        for listener in list(self._listeners):
+            listener()
 
 
 async def async_clear_history(hass: HomeAssistant, addresses: Iterable[str]) -> None:
@@ -495,6 +523,17 @@ def async_start_history(
 
     async_run_hourly(hass, entry, _run)
     return importer
+
+
+def _chunk_rows(
+    buckets: list[SummaryBucket], cursor: _Cursor
+) -> tuple[HourlyEnergy, list[StatisticData], list[StatisticData], tuple[float, float]]:
+    """A chunk's hours and both registers' rows from the cursor on (runs in the executor)."""
+    baseline = cursor.registers or opening_registers(buckets[0])
+    energy = hourly_energy((register_sample(b) for b in buckets), baseline=baseline)
+    imports, import_sum = hour_statistics(energy.hours, Register.IMPORT, cursor.sums[0])
+    exports, export_sum = hour_statistics(energy.hours, Register.EXPORT, cursor.sums[1])
+    return energy, imports, exports, (import_sum, export_sum)
 
 
 def _ms(when: datetime) -> int:
