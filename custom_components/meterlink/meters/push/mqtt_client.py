@@ -25,6 +25,7 @@ import ssl
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiomqtt
 from paho.mqtt.reasoncodes import ReasonCode
@@ -166,6 +167,29 @@ class _BlankKey(logging.Filter):
         return True
 
 
+class _Client(aiomqtt.Client):
+    """aiomqtt's client without one race of aiomqtt 2.5.1.
+
+    A connect cancelled half-way (the entry unloading, Home Assistant stopping) leaves the
+    client's `_connected` future cancelled while paho still watches the socket; paho's later
+    disconnect callback then calls `_connected.exception()`, which raises CancelledError inside
+    an event-loop callback, where nothing can catch it. A cancelled connect has nothing to
+    report at disconnect, so the callback is skipped then.
+    """
+
+    def _on_disconnect(
+        self,
+        client: Any,
+        userdata: Any,
+        flags: Any,
+        reason_code: Any,
+        properties: Any = None,
+    ) -> None:
+        if self._connected.cancelled():
+            return
+        super()._on_disconnect(client, userdata, flags, reason_code, properties)
+
+
 def _paho_logger(key: str) -> logging.Logger:
     # Not registered with logging's manager, so one per stream costs nothing once it is gone;
     # records still reach this module's handlers and levels through `parent`.
@@ -246,7 +270,7 @@ class PushStream:
             await asyncio.sleep(delay)
 
     def _client(self) -> aiomqtt.Client:
-        return aiomqtt.Client(
+        return _Client(
             self.broker.host,
             self.broker.port,
             username=self.key,
