@@ -71,8 +71,8 @@ def gateway_key(simulator: PushSimulator) -> str:
     return next(iter(simulator.gateway_keys.values()))
 
 
-async def wait_for(condition: Callable[[], bool], what: str, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
+async def wait_for(condition: Callable[[], bool], what: str, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.02)
